@@ -1,0 +1,111 @@
+//! The command line's grammar (clap).
+
+use std::path::PathBuf;
+
+use clap::{ArgGroup, Parser, Subcommand};
+
+/// Python's multiprocessing.Pool, where the tasks are WebAssembly modules.
+#[derive(Debug, Parser)]
+#[command(name = "rpool-wasm", version, about, propagate_version = true)]
+pub(super) struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(super) enum Command {
+    /// Run a task module over the items of a JSON file, in a pool of worker processes.
+    #[command(after_help = RUN_EXAMPLES)]
+    Run(RunArgs),
+}
+
+const RUN_EXAMPLES: &str = "\
+Examples:
+  rpool-wasm run square.wasm --map inputs.json          [1,2,3] -> [1,4,9]
+  rpool-wasm run tutorial.wasm --func power --starmap pairs.json
+  rpool-wasm run square.wasm --imap inputs.json         one result per line, in order
+  rpool-wasm run square.wasm --imap-unordered -         items from stdin; {\"index\":i,\"result\":r} lines
+  rpool-wasm run tutorial.wasm --func process_item --init init_worker --init-args '[10]' --map inputs.json
+
+Exit codes: 0 ok, 1 an item failed, 2 bad usage or input, 3 a worker could not start
+(initializer failed), 4 the pool could not run, 5 the output could not be written.";
+
+#[derive(Debug, clap::Args)]
+#[command(group(ArgGroup::new("mode").required(true).args(["map", "starmap", "imap", "imap_unordered"])))]
+pub(super) struct RunArgs {
+    /// The task module: a .wasm binary or .wat text.
+    #[arg(value_name = "TASK")]
+    pub task: PathBuf,
+
+    /// Call the task once per item of this JSON array, as func(item); print the
+    /// JSON array of results in input order. `-` reads standard input.
+    #[arg(long, value_name = "INPUTS.json")]
+    pub map: Option<PathBuf>,
+
+    /// Like --map, but each item is the argument array: func(*item).
+    #[arg(long, value_name = "ARGS.json")]
+    pub starmap: Option<PathBuf>,
+
+    /// Like --map, but print one result per line, in input order, each as soon
+    /// as it and those before it are ready.
+    #[arg(long, value_name = "INPUTS.json")]
+    pub imap: Option<PathBuf>,
+
+    /// Like --imap, but in completion order; each line is {"index": i, "result": r}.
+    #[arg(long, value_name = "INPUTS.json")]
+    pub imap_unordered: Option<PathBuf>,
+
+    /// The task export to call [default: the module's only task export]
+    #[arg(long, value_name = "NAME")]
+    pub func: Option<String>,
+
+    /// Number of worker processes [default: available cores, or $RPOOL_WASM_WORKERS]
+    #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub workers: Option<u32>,
+
+    /// Items sent to a worker at a time [default: ceil(items / (4 × workers)), as Python]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub chunksize: Option<u32>,
+
+    /// Initializer export each worker runs once before its first item
+    #[arg(long, value_name = "NAME")]
+    pub init: Option<String>,
+
+    /// The initializer's arguments, a JSON array (Python's initargs) [default: []]
+    #[arg(long, value_name = "JSON", requires = "init")]
+    pub init_args: Option<String>,
+
+    /// Replace a worker after it has run N tasks (chunks), as Python's maxtasksperchild
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_tasks_per_worker: Option<u32>,
+
+    /// Times an item is run again when its worker process dies while running it
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub retries: u32,
+
+    /// Write the results to FILE (replaced only once every item succeeded)
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+impl RunArgs {
+    /// Which mode was chosen, and its inputs file.
+    pub fn mode(&self) -> (Mode, &PathBuf) {
+        match (&self.map, &self.starmap, &self.imap, &self.imap_unordered) {
+            (Some(p), ..) => (Mode::Map, p),
+            (_, Some(p), ..) => (Mode::Starmap, p),
+            (_, _, Some(p), _) => (Mode::Imap, p),
+            (.., Some(p)) => (Mode::ImapUnordered, p),
+            _ => unreachable!("clap requires one mode"),
+        }
+    }
+}
+
+/// The Pool method a `run` mirrors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Mode {
+    Map,
+    Starmap,
+    Imap,
+    ImapUnordered,
+}

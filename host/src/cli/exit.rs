@@ -1,0 +1,82 @@
+//! Every exit code of `rpool-wasm`, and the error type that maps to them:
+//! the one place that decides what a failure means to a calling script.
+
+use std::fmt;
+
+/// The exit codes, documented in the README's CLI reference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum ExitCode {
+    /// Every item succeeded and the output was written.
+    Success = 0,
+    /// An item failed (its index and message are printed).
+    TaskFailed = 1,
+    /// Bad usage or bad input: flags, input JSON, the module, an export name.
+    Usage = 2,
+    /// A worker could not start: the initializer failed, or the module could not be instantiated.
+    WorkerStart = 3,
+    /// The pool could not run: no worker program, no cache directory, a pool stopped by a worker failure.
+    Environment = 4,
+    /// The output could not be written.
+    Output = 5,
+}
+
+impl From<ExitCode> for std::process::ExitCode {
+    fn from(code: ExitCode) -> Self {
+        std::process::ExitCode::from(code as u8)
+    }
+}
+
+/// A failure of a command, with the exit code it maps to.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum CliError {
+    /// Bad usage or input (exit 2).
+    Usage(String),
+    /// A worker could not start (exit 3).
+    WorkerStart(String),
+    /// The pool could not run (exit 4).
+    Environment(String),
+    /// An item failed (exit 1).
+    Task(crate::TaskError),
+    /// The output could not be written (exit 5).
+    Output(String),
+}
+
+impl CliError {
+    /// The exit code for this failure.
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            CliError::Usage(_) => ExitCode::Usage,
+            CliError::WorkerStart(_) => ExitCode::WorkerStart,
+            CliError::Environment(_) => ExitCode::Environment,
+            CliError::Task(_) => ExitCode::TaskFailed,
+            CliError::Output(_) => ExitCode::Output,
+        }
+    }
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CliError::Usage(m) | CliError::WorkerStart(m) | CliError::Environment(m) | CliError::Output(m) => {
+                f.write_str(m)
+            }
+            CliError::Task(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for CliError {}
+
+impl From<crate::BuildError> for CliError {
+    fn from(error: crate::BuildError) -> Self {
+        use crate::BuildError as B;
+        let message = error.to_string();
+        match error {
+            B::WorkerStart { .. } => CliError::WorkerStart(message),
+            B::WorkerNotFound { .. } | B::Spawn { .. } | B::Cache { .. } => CliError::Environment(message),
+            _ => CliError::Usage(message),
+        }
+    }
+}

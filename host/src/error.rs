@@ -1,0 +1,325 @@
+//! The library's error types: one per fallible operation, each carrying the
+//! context a user needs to act on it (path, export name, item index).
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// Why [`PoolBuilder::build`](crate::PoolBuilder::build) failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// The task module could not be read.
+    #[error("cannot read task module {path}: {source}")]
+    ReadModule {
+        /// The module's path.
+        path: PathBuf,
+        /// The underlying I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not a WebAssembly module (nor WAT text).
+    #[error("{path} is not a valid WebAssembly module: {message}")]
+    InvalidModule {
+        /// The module's path.
+        path: PathBuf,
+        /// What the validator or WAT parser said.
+        message: String,
+    },
+    /// The module imports something the host does not provide.
+    #[error(
+        "{path} imports `{module}::{name}`, which the host does not provide \
+         (task modules may import only `rpool` and `wasi_snapshot_preview1`; see docs/abi.md)"
+    )]
+    UnsupportedImport {
+        /// The module's path.
+        path: PathBuf,
+        /// The import's module name.
+        module: String,
+        /// The import's field name.
+        name: String,
+    },
+    /// An `rpool` import has the wrong type.
+    #[error("{path} imports `rpool::{name}` with type {found}, but ABI v1 defines it as {expected}")]
+    ImportType {
+        /// The module's path.
+        path: PathBuf,
+        /// The import's field name.
+        name: String,
+        /// The type the module declares.
+        found: String,
+        /// The type the ABI defines.
+        expected: String,
+    },
+    /// The module does not export its linear memory as `memory`.
+    #[error("{path} does not export its linear memory as `memory` (required by ABI v1)")]
+    NoMemory {
+        /// The module's path.
+        path: PathBuf,
+    },
+    /// The initializer names no task-shaped export.
+    #[error("{0}")]
+    Initializer(#[from] ExportError),
+    /// The initializer arguments are not a JSON array.
+    #[error("initializer arguments must be a JSON array, like Python's initargs: {message}")]
+    InitArgs {
+        /// What is wrong with them.
+        message: String,
+    },
+    /// The compiled-module cache could not be written or read.
+    #[error("compiled-module cache {path}: {message}")]
+    Cache {
+        /// The cache file or directory.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+    /// No worker program could be found to spawn.
+    #[error("cannot find the rpool-wasm worker program: {message}")]
+    WorkerNotFound {
+        /// Where it was looked for.
+        message: String,
+    },
+    /// A worker process could not be started.
+    #[error("cannot start worker {worker} ({program}): {source}")]
+    Spawn {
+        /// The worker's index.
+        worker: usize,
+        /// The program that was run.
+        program: PathBuf,
+        /// The underlying I/O error.
+        source: std::io::Error,
+    },
+    /// A worker could not load the module or its initializer failed.
+    #[error("worker {worker} failed to start: {message}")]
+    WorkerStart {
+        /// The worker's index.
+        worker: usize,
+        /// The worker's own report (for a failing initializer: its name and message).
+        message: String,
+    },
+    /// Some setting is out of range.
+    #[error("invalid pool setting: {0}")]
+    Setting(String),
+}
+
+/// An export name that the module does not have as a task function.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ExportError {
+    /// No export of that name.
+    #[error("the module has no export `{name}`; its task exports are: {}", list(.available))]
+    Missing {
+        /// The name asked for.
+        name: String,
+        /// The module's task exports (functions of type `() -> i32`).
+        available: Vec<String>,
+    },
+    /// An export of that name exists, but it is not a task function.
+    #[error("export `{name}` is {found}, but a task function must have type `() -> i32`")]
+    WrongType {
+        /// The name asked for.
+        name: String,
+        /// What the export is.
+        found: String,
+    },
+    /// No name was given and the module does not have exactly one task export.
+    #[error("the module has {} task exports, so name one (--func NAME): {}", .available.len(), list(.available))]
+    Ambiguous {
+        /// The module's task exports.
+        available: Vec<String>,
+    },
+}
+
+fn list(names: &[String]) -> String {
+    if names.is_empty() { "(none)".to_string() } else { names.join(", ") }
+}
+
+/// Why a job could not be submitted to the pool.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SubmitError {
+    /// [`Pool::close`](crate::Pool::close) or [`Pool::terminate`](crate::Pool::terminate)
+    /// was called: the pool takes no new work (Python raises `ValueError: Pool not running`).
+    #[error("the pool is not running (it was closed or terminated)")]
+    NotRunning,
+    /// The function is not a task export of the module.
+    #[error("{0}")]
+    Export(#[from] ExportError),
+}
+
+/// How one item (one call of a task function) failed.
+///
+/// Every variant names the item's index in its job (0 for `apply`) and the
+/// export that was called, as Python's pool names the failing item.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TaskError {
+    /// The task returned non-zero: its error message (a Rust guest's `Err` or panic).
+    #[error("item {index}: {func} failed: {message}")]
+    Failed {
+        /// The item's index.
+        index: usize,
+        /// The export called.
+        func: String,
+        /// The task's message.
+        message: String,
+    },
+    /// The task trapped (unreachable, out-of-bounds access, stack overflow, …).
+    /// The worker rebuilt its instance before its next item.
+    #[error("item {index}: {func} trapped: {message}")]
+    Trap {
+        /// The item's index.
+        index: usize,
+        /// The export called.
+        func: String,
+        /// The trap's description.
+        message: String,
+    },
+    /// The task returned success but its output was not valid JSON.
+    #[error("item {index}: {func} returned invalid JSON: {message}")]
+    InvalidOutput {
+        /// The item's index.
+        index: usize,
+        /// The export called.
+        func: String,
+        /// What the JSON parser said.
+        message: String,
+    },
+    /// The item's arguments could not be serialized, or a starmap/apply item is not an array.
+    #[error("item {index}: invalid arguments for {func}: {message}")]
+    Arguments {
+        /// The item's index.
+        index: usize,
+        /// The export to be called.
+        func: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The task's result did not deserialize into the requested Rust type.
+    #[error("item {index}: cannot decode the result of {func}: {message}")]
+    Decode {
+        /// The item's index.
+        index: usize,
+        /// The export called.
+        func: String,
+        /// What serde said.
+        message: String,
+    },
+    /// The worker process running the item died (killed, crashed, out of memory).
+    #[error("item {index}: {func}: worker {worker} {status} while running it")]
+    WorkerLost {
+        /// The item's index.
+        index: usize,
+        /// The export called.
+        func: String,
+        /// The worker's index.
+        worker: usize,
+        /// How it died ("was killed by signal 9", "exited with code 1").
+        status: String,
+    },
+    /// The pool was terminated (or broken by a failing worker start) before the item ran.
+    #[error("item {index}: {func} did not run: {reason}")]
+    NotRun {
+        /// The item's index.
+        index: usize,
+        /// The export to be called.
+        func: String,
+        /// Why ("the pool was terminated").
+        reason: String,
+    },
+}
+
+impl TaskError {
+    /// The item's index in its job (its position in the input; 0 for `apply`).
+    pub fn index(&self) -> usize {
+        match self {
+            TaskError::Failed { index, .. }
+            | TaskError::Trap { index, .. }
+            | TaskError::InvalidOutput { index, .. }
+            | TaskError::Arguments { index, .. }
+            | TaskError::Decode { index, .. }
+            | TaskError::WorkerLost { index, .. }
+            | TaskError::NotRun { index, .. } => *index,
+        }
+    }
+
+    /// The task export the item was for.
+    pub fn func(&self) -> &str {
+        match self {
+            TaskError::Failed { func, .. }
+            | TaskError::Trap { func, .. }
+            | TaskError::InvalidOutput { func, .. }
+            | TaskError::Arguments { func, .. }
+            | TaskError::Decode { func, .. }
+            | TaskError::WorkerLost { func, .. }
+            | TaskError::NotRun { func, .. } => func,
+        }
+    }
+
+    /// The message alone, without the item and export prefix: for a task's own
+    /// error, exactly what it reported (Python's `str(exception)`).
+    pub fn message(&self) -> &str {
+        match self {
+            TaskError::Failed { message, .. }
+            | TaskError::Trap { message, .. }
+            | TaskError::InvalidOutput { message, .. }
+            | TaskError::Arguments { message, .. }
+            | TaskError::Decode { message, .. } => message,
+            TaskError::WorkerLost { status, .. } => status,
+            TaskError::NotRun { reason, .. } => reason,
+        }
+    }
+}
+
+/// Why a blocking call (`map`, `starmap`, `apply`) failed: it could not be
+/// submitted, or an item failed (the first failure to arrive, as Python's
+/// `map` raises the first exception).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum MapError {
+    /// The job could not be submitted.
+    #[error(transparent)]
+    Submit(#[from] SubmitError),
+    /// An item failed.
+    #[error(transparent)]
+    Task(#[from] TaskError),
+}
+
+/// Why [`Pool::join`](crate::Pool::join) refused to wait.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum JoinError {
+    /// `join` waits for the workers to exit, which they do only after
+    /// `close` or `terminate`; joining a running pool would wait forever
+    /// (Python raises `ValueError` here too).
+    #[error("join() called on a running pool: call close() or terminate() first")]
+    StillRunning,
+}
+
+/// Why [`AsyncResult::get_timeout`](crate::AsyncResult::get_timeout) returned without a value.
+#[non_exhaustive]
+pub enum GetTimeoutError<T> {
+    /// Not ready within the timeout; the result is handed back to wait again.
+    Timeout(crate::AsyncResult<T>),
+    /// Ready, and failed.
+    Failed(TaskError),
+}
+
+impl<T> fmt::Debug for GetTimeoutError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GetTimeoutError::Timeout(_) => f.write_str("Timeout(..)"),
+            GetTimeoutError::Failed(e) => f.debug_tuple("Failed").field(e).finish(),
+        }
+    }
+}
+
+impl<T> fmt::Display for GetTimeoutError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GetTimeoutError::Timeout(_) => f.write_str("the result was not ready within the timeout"),
+            GetTimeoutError::Failed(e) => e.fmt(f),
+        }
+    }
+}
+
+impl<T> std::error::Error for GetTimeoutError<T> {}

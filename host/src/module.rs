@@ -1,0 +1,187 @@
+//! Loading a task module in the parent: read it (binary or WAT), check it
+//! against ABI v1, compile it once into the artifact cache, and list its task
+//! exports.
+
+use std::path::{Path, PathBuf};
+
+use wasmtime::{Engine, ExternType, FuncType, Module, ValType};
+
+use crate::cache;
+use crate::error::{BuildError, ExportError};
+use crate::instance;
+
+/// The engine every process uses: the parent compiles with it and workers
+/// map what it compiled, so both must configure it identically.
+pub(crate) fn new_engine() -> Engine {
+    let mut config = wasmtime::Config::new();
+    config.cranelift_opt_level(wasmtime::OptLevel::Speed);
+    Engine::new(&config).expect("the engine configuration is valid")
+}
+
+/// A loaded, checked and compiled task module.
+#[derive(Debug)]
+pub(crate) struct TaskModule {
+    /// The compiled artifact workers map.
+    pub artifact: PathBuf,
+    /// Task exports (functions of type `() -> i32`), in the module's order.
+    pub tasks: Vec<String>,
+    /// Every other export, with a description of what it is.
+    others: Vec<(String, String)>,
+}
+
+impl TaskModule {
+    /// Reads, checks and compiles (or finds in the cache) the module at `path`.
+    pub fn load(engine: &Engine, path: &Path, cache_dir: &Path) -> Result<TaskModule, BuildError> {
+        let bytes = std::fs::read(path).map_err(|source| BuildError::ReadModule { path: path.into(), source })?;
+        let invalid = |message: String| BuildError::InvalidModule { path: path.into(), message };
+        let wasm = if bytes.starts_with(b"\0asm") {
+            bytes
+        } else if looks_like_text(&bytes) {
+            wat::parse_bytes(&bytes).map_err(|e| invalid(one_line(&e.to_string())))?.into_owned()
+        } else {
+            return Err(invalid("no WebAssembly magic number (\\0asm) and not WAT text".into()));
+        };
+
+        let artifact = cache::artifact_path(cache_dir, engine, &wasm);
+        // SAFETY: the cache holds only artifacts this code wrote, named by the
+        // engine's compatibility hash; wasmtime checks the header anyway.
+        let module = match unsafe { Module::deserialize_file(engine, &artifact) } {
+            Ok(module) => module,
+            Err(_) => {
+                let compiled = engine.precompile_module(&wasm).map_err(|e| invalid(one_line(&format!("{e:#}"))))?;
+                cache::store(&artifact, &compiled)?;
+                // SAFETY: as above; it was just written by this engine.
+                unsafe { Module::deserialize_file(engine, &artifact) }
+                    .map_err(|e| BuildError::Cache { path: artifact.clone(), message: e.to_string() })?
+            }
+        };
+        check_imports(engine, path, &module)?;
+
+        let mut tasks = Vec::new();
+        let mut others = Vec::new();
+        let mut memory = false;
+        for export in module.exports() {
+            match export.ty() {
+                ExternType::Func(f) if is_task_type(&f) => tasks.push(export.name().to_string()),
+                ExternType::Func(f) => {
+                    others.push((export.name().to_string(), format!("a function of type `{}`", type_string(&f))))
+                }
+                ExternType::Memory(_) => {
+                    memory |= export.name() == "memory";
+                    others.push((export.name().to_string(), "a memory".into()));
+                }
+                ExternType::Global(_) => others.push((export.name().to_string(), "a global".into())),
+                ExternType::Table(_) => others.push((export.name().to_string(), "a table".into())),
+                _ => others.push((export.name().to_string(), "not a function".into())),
+            }
+        }
+        if !memory {
+            return Err(BuildError::NoMemory { path: path.into() });
+        }
+        Ok(TaskModule { artifact, tasks, others })
+    }
+
+    /// Checks that `name` is a task export.
+    pub fn check_task(&self, name: &str) -> Result<(), ExportError> {
+        if self.tasks.iter().any(|t| t == name) {
+            return Ok(());
+        }
+        match self.others.iter().find(|(n, _)| n == name) {
+            Some((_, found)) => Err(ExportError::WrongType { name: name.into(), found: found.clone() }),
+            None => Err(ExportError::Missing { name: name.into(), available: self.tasks.clone() }),
+        }
+    }
+
+    /// The only task export other than `except` (the initializer), if there is exactly one.
+    pub fn default_task(&self, except: Option<&str>) -> Result<String, ExportError> {
+        let candidates: Vec<String> = self.tasks.iter().filter(|t| Some(t.as_str()) != except).cloned().collect();
+        match <[String; 1]>::try_from(candidates) {
+            Ok([only]) => Ok(only),
+            Err(available) => Err(ExportError::Ambiguous { available }),
+        }
+    }
+}
+
+/// WAT text starts (after white space and comments) with `(`.
+fn looks_like_text(bytes: &[u8]) -> bool {
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return false;
+    };
+    let mut rest = text.trim_start();
+    while let Some(line_comment) = rest.strip_prefix(";;") {
+        rest = line_comment.split_once('\n').map_or("", |(_, r)| r).trim_start();
+    }
+    rest.starts_with('(')
+}
+
+/// Error messages are one line: the WAT parser and wasmtime write several.
+fn one_line(message: &str) -> String {
+    message.split('\n').map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ")
+}
+
+fn is_task_type(f: &FuncType) -> bool {
+    f.params().len() == 0 && f.results().len() == 1 && matches!(f.results().next(), Some(ValType::I32))
+}
+
+fn type_string(f: &FuncType) -> String {
+    let list =
+        |tys: &mut dyn ExactSizeIterator<Item = ValType>| tys.map(|t| t.to_string()).collect::<Vec<_>>().join(", ");
+    format!("({}) -> ({})", list(&mut f.params()), list(&mut f.results()))
+}
+
+/// Every import must be one of `rpool`'s four, with its ABI type, or a WASI
+/// preview 1 function the host provides; anything else is named in the error.
+fn check_imports(engine: &Engine, path: &Path, module: &Module) -> Result<(), BuildError> {
+    for import in module.imports() {
+        let unsupported = || BuildError::UnsupportedImport {
+            path: path.into(),
+            module: import.module().into(),
+            name: import.name().into(),
+        };
+        match import.module() {
+            "rpool" => {
+                let Some(expected) = instance::RPOOL_IMPORTS.iter().find(|(n, _)| *n == import.name()).map(|(_, t)| *t)
+                else {
+                    return Err(unsupported());
+                };
+                let found = match import.ty() {
+                    ExternType::Func(f) => type_string(&f),
+                    _ => "not a function".to_string(),
+                };
+                if found != expected {
+                    return Err(BuildError::ImportType {
+                        path: path.into(),
+                        name: import.name().into(),
+                        found,
+                        expected: expected.into(),
+                    });
+                }
+            }
+            "wasi_snapshot_preview1" => {}
+            _ => return Err(unsupported()),
+        }
+    }
+    // The WASI names and types are checked by linking, exactly as a worker will.
+    instance::linker(engine)
+        .instantiate_pre(module)
+        .map_err(|e| BuildError::InvalidModule { path: path.into(), message: one_line(&format!("{e:#}")) })?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recognises_wat_text() {
+        assert!(looks_like_text(b"  (module)"));
+        assert!(looks_like_text(b";; a comment\n(module)"));
+        assert!(!looks_like_text(b"hello"));
+        assert!(!looks_like_text(&[0xff, 0xfe]));
+    }
+
+    #[test]
+    fn joins_lines() {
+        assert_eq!(one_line("a\n  b\n\n c"), "a b c");
+    }
+}

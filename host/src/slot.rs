@@ -1,0 +1,372 @@
+//! A worker slot: one thread that keeps one worker process alive and fed.
+//! It pulls chunks from the pool's queue (at most [`WINDOW`] in flight, so
+//! that a slow item never holds back work another worker could take),
+//! spawns a replacement when the process dies or reaches its task limit,
+//! and makes sure every item it took is answered. A reader thread per
+//! process turns result frames into deliveries.
+
+use std::collections::VecDeque;
+use std::io::{BufReader, Write};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use crossbeam_channel::{Receiver, Sender, select};
+
+use crate::dispatch::{Chunk, Shared};
+use crate::error::{BuildError, TaskError};
+use crate::protocol::{self, FromWorker, Status, WorkerConfig};
+use crate::worker::WORKER_ARG;
+
+/// Chunks a worker holds at once: one running, one ready behind it, so that
+/// it never waits on the parent between chunks.
+pub(crate) const WINDOW: usize = 2;
+
+/// What every slot needs to start its workers.
+#[derive(Debug, Clone)]
+pub(crate) struct SlotConfig {
+    pub program: PathBuf,
+    pub artifact: PathBuf,
+    pub workers: usize,
+    pub env: Vec<(String, String)>,
+    pub initializer: Option<(String, String)>,
+    pub max_tasks: Option<usize>,
+    /// How often an item whose worker died may run again.
+    pub retries: u32,
+}
+
+/// A slot's first start, reported to the builder.
+pub(crate) type Startup = Result<(), BuildError>;
+
+/// Starts slot `index`'s thread; its first worker's start is reported on `startup`.
+pub(crate) fn spawn(
+    shared: Arc<Shared>,
+    config: Arc<SlotConfig>,
+    index: usize,
+    startup: Sender<Startup>,
+) -> JoinHandle<()> {
+    std::thread::Builder::new()
+        .name(format!("rpool-slot-{index}"))
+        .spawn(move || Slot { shared, config, index }.run(startup))
+        .expect("a thread can be spawned")
+}
+
+struct InFlight {
+    chunk: Chunk,
+    answered: usize,
+}
+
+enum Event {
+    Ready,
+    Fatal(String),
+    ChunkDone,
+    /// The worker's stdout closed (it exited, or its stream was corrupt: the message).
+    Closed(Option<String>),
+}
+
+/// One live worker process.
+struct Process {
+    child: Child,
+    stdin: ChildStdin,
+    in_flight: Arc<Mutex<VecDeque<InFlight>>>,
+    events: Receiver<Event>,
+    reader: JoinHandle<()>,
+}
+
+struct Slot {
+    shared: Arc<Shared>,
+    config: Arc<SlotConfig>,
+    index: usize,
+}
+
+impl Slot {
+    fn run(self, startup: Sender<Startup>) {
+        let mut startup = Some(startup);
+        let never = crossbeam_channel::never();
+        let mut queue_open = true;
+        // Chunks a dead worker held, to run first on its replacement.
+        let mut retry: VecDeque<Chunk> = VecDeque::new();
+        while self.shared.stopped().is_none() {
+            let mut process = match self.start() {
+                Ok(process) => {
+                    if let Some(s) = startup.take() {
+                        let _ = s.send(Ok(()));
+                    }
+                    process
+                }
+                Err(error) => {
+                    // The first start is the builder's to report; a later one
+                    // means no worker can run here any more: the pool stops.
+                    match startup.take() {
+                        Some(s) => {
+                            let _ = s.send(Err(error));
+                        }
+                        None => self.shared.stop(&error.to_string()),
+                    }
+                    for chunk in retry {
+                        chunk.fail_not_run(&self.shared.stopped().unwrap_or_default());
+                    }
+                    return;
+                }
+            };
+            let mut taken = 0;
+            let mut fatal = None;
+            loop {
+                let retiring = self.config.max_tasks.is_some_and(|max| taken >= max);
+                let in_flight = process.in_flight.lock().unwrap_or_else(|e| e.into_inner()).len();
+                if in_flight == 0 && retry.is_empty() && (retiring || !queue_open) {
+                    self.retire(process);
+                    if queue_open {
+                        break; // task limit reached: start a fresh worker
+                    }
+                    return;
+                }
+                if in_flight < WINDOW && !retiring {
+                    if let Some(chunk) = retry.pop_front() {
+                        taken += 1;
+                        process.send(chunk);
+                        continue;
+                    }
+                }
+                let queue = if queue_open && !retiring && in_flight < WINDOW { &self.shared.queue } else { &never };
+                select! {
+                    recv(queue) -> chunk => match chunk {
+                        Ok(chunk) if chunk.sink.is_done() => {}
+                        Ok(chunk) => {
+                            taken += 1;
+                            process.send(chunk);
+                        }
+                        Err(_) => queue_open = false,
+                    },
+                    recv(process.events) -> event => match event.unwrap_or(Event::Closed(None)) {
+                        Event::ChunkDone | Event::Ready => {}
+                        Event::Fatal(message) => fatal = Some(message),
+                        Event::Closed(corrupt) => {
+                            let (status, held) = self.reap(process, corrupt.is_some());
+                            self.after_death(status, corrupt.or(fatal.take()), held, &mut retry);
+                            break;
+                        }
+                    },
+                }
+            }
+        }
+        for chunk in retry {
+            chunk.fail_not_run(&self.shared.stopped().unwrap_or_default());
+        }
+    }
+
+    /// Spawns a worker, sends it its configuration and waits until it is ready.
+    fn start(&self) -> Result<Process, BuildError> {
+        let program = &self.config.program;
+        let mut child = Command::new(program)
+            .arg(WORKER_ARG)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|source| BuildError::Spawn { worker: self.index, program: program.clone(), source })?;
+        self.shared.set_pid(self.index, Some(child.id()));
+        let mut stdin = child.stdin.take().expect("stdin is piped");
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let config = WorkerConfig {
+            artifact: self.config.artifact.clone(),
+            worker_index: self.index,
+            workers: self.config.workers,
+            env: self.config.env.clone(),
+            initializer: self.config.initializer.clone(),
+        };
+        let body = serde_json::to_vec(&config).expect("the configuration serializes");
+        let sent = protocol::write_frame(&mut stdin, protocol::TAG_START, &body);
+
+        let in_flight = Arc::new(Mutex::new(VecDeque::new()));
+        let (events_tx, events) = crossbeam_channel::unbounded();
+        let reader = {
+            let in_flight = Arc::clone(&in_flight);
+            let slot = self.index;
+            std::thread::Builder::new()
+                .name(format!("rpool-reader-{slot}"))
+                .spawn(move || read_results(BufReader::with_capacity(1 << 16, stdout), slot, in_flight, events_tx))
+                .expect("a thread can be spawned")
+        };
+        let process = Process { child, stdin, in_flight, events, reader };
+        let failed = |process: Process, message: String| {
+            let (status, _) = self.reap(process, true);
+            Err(BuildError::WorkerStart {
+                worker: self.index,
+                message: format!("{message} (the worker {})", describe_status(status)),
+            })
+        };
+        if let Err(e) = sent {
+            return failed(process, format!("cannot send the start frame: {e}"));
+        }
+        match process.events.recv() {
+            Ok(Event::Ready) => Ok(process),
+            Ok(Event::Fatal(message)) => {
+                self.reap(process, true);
+                Err(BuildError::WorkerStart { worker: self.index, message })
+            }
+            Ok(Event::Closed(Some(corrupt))) => failed(process, corrupt),
+            _ => failed(process, "the worker exited before it was ready".into()),
+        }
+    }
+
+    /// Asks an idle worker to exit and waits for it.
+    fn retire(&self, mut process: Process) {
+        let _ = protocol::write_frame(&mut process.stdin, protocol::TAG_SHUTDOWN, &[]);
+        self.reap(process, false);
+    }
+
+    /// Closes the worker's stdin (killing it first if `kill`), waits for it
+    /// to exit and for its reader to finish; returns how it exited and the
+    /// chunks it had not finished.
+    fn reap(&self, process: Process, kill: bool) -> (ExitStatus, VecDeque<InFlight>) {
+        let Process { mut child, stdin, in_flight, events: _, reader } = process;
+        drop(stdin);
+        // Forget the pid before reaping, so that a `stop` never signals a
+        // pid that the system may have given to another process.
+        self.shared.set_pid(self.index, None);
+        if kill {
+            let _ = child.kill();
+        }
+        let status = child.wait().expect("the worker is our child");
+        let _ = reader.join();
+        let held = std::mem::take(&mut *in_flight.lock().unwrap_or_else(|e| e.into_inner()));
+        (status, held)
+    }
+
+    /// A worker is gone with `held` unfinished. If the pool stopped, they
+    /// fail as not run. If the worker could not go on (its instance's
+    /// initializer failed on a rebuild, or its stream was corrupt), the pool
+    /// stops. Otherwise it died: the item it was running is run again on the
+    /// replacement unless it has used up its retries (then it fails, naming
+    /// how the worker died), and the items it had not started are run again.
+    fn after_death(
+        &self,
+        status: ExitStatus,
+        cannot_go_on: Option<String>,
+        held: VecDeque<InFlight>,
+        retry: &mut VecDeque<Chunk>,
+    ) {
+        if let Some(message) = cannot_go_on.filter(|_| self.shared.stopped().is_none()) {
+            self.shared.stop(&format!("worker {}: {message}", self.index));
+        }
+        if let Some(reason) = self.shared.stopped() {
+            for InFlight { chunk, answered } in held {
+                chunk.fail_rest(answered, |index| TaskError::NotRun {
+                    index,
+                    func: chunk.func.to_string(),
+                    reason: reason.clone(),
+                });
+            }
+            return;
+        }
+        let mut held = held.into_iter();
+        if let Some(InFlight { chunk, answered }) = held.next() {
+            if let Some(running) = chunk.part(answered, Some(1), chunk.attempts + 1) {
+                if running.attempts > self.config.retries {
+                    let (worker, status) = (self.index, describe_status(status));
+                    running.fail_rest(0, |index| TaskError::WorkerLost {
+                        index,
+                        func: running.func.to_string(),
+                        worker,
+                        status: status.clone(),
+                    });
+                } else {
+                    retry.push_back(running);
+                }
+            }
+            if let Some(rest) = chunk.part(answered + 1, None, 0) {
+                retry.push_back(rest);
+            }
+        }
+        retry.extend(held.map(|in_flight| in_flight.chunk));
+    }
+}
+
+impl Process {
+    /// Puts `chunk` in flight and writes it to the worker.
+    fn send(&mut self, chunk: Chunk) {
+        let frame = Arc::clone(&chunk.frame);
+        self.in_flight.lock().unwrap_or_else(|e| e.into_inner()).push_back(InFlight { chunk, answered: 0 });
+        // A failed write means the worker died; its reader reports that, and
+        // the chunk is dealt with then.
+        let _ = self.stdin.write_all(&frame);
+    }
+}
+
+/// Turns a worker's result frames into deliveries, in the order the items
+/// were sent; tells the slot when a chunk is done and when the stream ends.
+fn read_results(
+    mut stdout: impl std::io::Read,
+    slot: usize,
+    in_flight: Arc<Mutex<VecDeque<InFlight>>>,
+    events: Sender<Event>,
+) {
+    let mut frame = Vec::new();
+    let corrupt = loop {
+        match protocol::read_frame(&mut stdout, &mut frame) {
+            Ok(true) => {}
+            Ok(false) => break None,
+            Err(e) => break Some(format!("worker {slot}: broken result stream: {e}")),
+        }
+        match protocol::decode_from_worker(&frame) {
+            Ok(FromWorker::Ready) => {
+                let _ = events.send(Event::Ready);
+            }
+            Ok(FromWorker::Fatal(message)) => {
+                let _ = events.send(Event::Fatal(message.to_string()));
+            }
+            Ok(FromWorker::Result { index, status, payload }) => {
+                let (sink, func, done) = {
+                    let mut queue = in_flight.lock().unwrap_or_else(|e| e.into_inner());
+                    let Some(front) = queue.front_mut() else {
+                        break Some(format!("worker {slot}: a result for item {index} that was never sent"));
+                    };
+                    front.answered += 1;
+                    let done = front.answered == front.chunk.count;
+                    let (sink, func) = (Arc::clone(&front.chunk.sink), Arc::clone(&front.chunk.func));
+                    if done {
+                        queue.pop_front();
+                    }
+                    (sink, func, done)
+                };
+                let index = index as usize;
+                let message = || String::from_utf8_lossy(payload).into_owned();
+                let func = || func.to_string();
+                let outcome = match status {
+                    Status::Ok => Ok(payload),
+                    Status::Failed => Err(TaskError::Failed { index, func: func(), message: message() }),
+                    Status::Trap => Err(TaskError::Trap { index, func: func(), message: message() }),
+                    Status::InvalidOutput => Err(TaskError::InvalidOutput { index, func: func(), message: message() }),
+                };
+                sink.deliver(index, outcome);
+                if done {
+                    let _ = events.send(Event::ChunkDone);
+                }
+            }
+            Err(e) => break Some(format!("worker {slot}: corrupt result frame: {e}")),
+        }
+    };
+    let _ = events.send(Event::Closed(corrupt));
+}
+
+/// "exited with code 1", "was killed by signal 9 (SIGKILL)".
+pub(crate) fn describe_status(status: ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exited with code {code}"),
+        (None, Some(signal)) => format!("was killed by signal {signal}{}", signal_name(signal)),
+        _ => "exited".to_string(),
+    }
+}
+
+fn signal_name(signal: i32) -> &'static str {
+    match signal {
+        6 => " (SIGABRT)",
+        9 => " (SIGKILL)",
+        11 => " (SIGSEGV)",
+        15 => " (SIGTERM)",
+        _ => "",
+    }
+}

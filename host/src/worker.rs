@@ -1,0 +1,98 @@
+//! The worker process: it reads frames from its stdin, runs the items on its
+//! one instance of the task module, and writes one result frame per item to
+//! its stdout. The parent decides everything else (what to run, when to stop).
+
+use std::ffi::OsStr;
+use std::io::{self, BufReader, BufWriter, Write};
+use std::time::{Duration, Instant};
+
+use crate::instance::TaskInstance;
+use crate::module::new_engine;
+use crate::protocol::{self, ToWorker};
+
+/// The first argument that puts a program into worker mode.
+pub const WORKER_ARG: &str = "__rpool-worker";
+
+/// A worker writes its results out at the end of each chunk, and sooner when
+/// an item has taken this long, so that slow items reach `imap` promptly
+/// while tiny ones are batched into few writes.
+const FLUSH_AFTER: Duration = Duration::from_millis(2);
+
+/// Runs as a pool worker, and exits, if this process was started as one.
+///
+/// The `rpool-wasm` binary calls this first thing. A program that embeds the
+/// pool can call it first thing in its own `main` and then point
+/// [`PoolBuilder::worker_program`](crate::PoolBuilder::worker_program) at its
+/// own executable (`std::env::current_exe()`), so that it needs no separate
+/// `rpool-wasm` binary; otherwise it returns at once.
+pub fn run_worker_if_requested() {
+    if std::env::args_os().nth(1).as_deref() == Some(OsStr::new(WORKER_ARG)) {
+        std::process::exit(worker_main());
+    }
+}
+
+/// The worker's main loop over stdin and stdout; returns its exit code.
+fn worker_main() -> i32 {
+    let mut input = BufReader::with_capacity(1 << 16, io::stdin().lock());
+    let mut output = BufWriter::with_capacity(1 << 16, io::stdout().lock());
+    match serve(&mut input, &mut output) {
+        Ok(()) => 0,
+        Err(message) => {
+            // The parent may be gone already; there is no one else to tell.
+            let _ = protocol::write_frame(&mut output, protocol::TAG_FATAL, message.as_bytes());
+            let _ = output.flush();
+            1
+        }
+    }
+}
+
+/// Serves frames until shutdown or end of input. The error is the message of
+/// a fatal frame: the module did not load, its initializer failed, or the
+/// stream is corrupt.
+fn serve(input: &mut impl io::Read, output: &mut impl Write) -> Result<(), String> {
+    let io_err = |e: io::Error| format!("worker I/O: {e}");
+    let mut frame = Vec::new();
+    if !protocol::read_frame(input, &mut frame).map_err(io_err)? {
+        return Ok(());
+    }
+    let config = match protocol::decode_to_worker(&frame) {
+        Ok(ToWorker::Start(config)) => config,
+        Ok(other) => {
+            return Err(format!("protocol error: expected a start frame, got {other:?}"));
+        }
+        Err(e) => return Err(format!("protocol error: {e}")),
+    };
+    let mut env = vec![
+        ("RPOOL_WORKER_INDEX".to_string(), config.worker_index.to_string()),
+        ("RPOOL_WORKERS".to_string(), config.workers.to_string()),
+    ];
+    env.extend(config.env);
+    let initializer = config.initializer.map(|(name, args)| (name, args.into_bytes()));
+    let engine = new_engine();
+    let mut instance = TaskInstance::new(&engine, &config.artifact, env, initializer)?;
+    protocol::write_frame(output, protocol::TAG_READY, &[]).map_err(io_err)?;
+    output.flush().map_err(io_err)?;
+
+    loop {
+        if !protocol::read_frame(input, &mut frame).map_err(io_err)? {
+            return Ok(());
+        }
+        let chunk = match protocol::decode_to_worker(&frame) {
+            Ok(ToWorker::Chunk(chunk)) => chunk,
+            Ok(ToWorker::Shutdown) => return Ok(()),
+            Ok(ToWorker::Start(_)) => return Err("protocol error: a second start frame".into()),
+            Err(e) => return Err(format!("protocol error: {e}")),
+        };
+        let mut last_flush = Instant::now();
+        for item in chunk.items() {
+            let (index, args) = item.map_err(|e| format!("protocol error: {e}"))?;
+            let outcome = instance.call(chunk.func, args)?;
+            protocol::write_result(output, index, outcome.status, &outcome.payload).map_err(io_err)?;
+            if last_flush.elapsed() >= FLUSH_AFTER {
+                output.flush().map_err(io_err)?;
+                last_flush = Instant::now();
+            }
+        }
+        output.flush().map_err(io_err)?;
+    }
+}
