@@ -68,10 +68,15 @@ impl PoolBuilder {
     /// The initializer export each worker runs once on its instance before
     /// its first item, with `args` (a tuple or array: Python's `initargs`)
     /// as its argument array; and again whenever the instance is rebuilt.
+    /// `&()` means no arguments (`[]`), as Python's `initargs=()`.
     ///
     /// Default: none.
     pub fn initializer(mut self, name: &str, args: &impl Serialize) -> PoolBuilder {
-        self.initializer = Some((name.to_string(), serde_json::to_string(args).map_err(|e| e.to_string())));
+        let args = match serde_json::to_string(args) {
+            Ok(json) if json == "null" => Ok("[]".to_string()),
+            other => other.map_err(|e| e.to_string()),
+        };
+        self.initializer = Some((name.to_string(), args));
         self
     }
 

@@ -212,6 +212,6 @@ mod tests {
         let raw = serde_json::value::RawValue::from_string(" [1, 2]".into()).unwrap();
         buf.clear();
         Args::AsIs.encode(&raw, &mut buf).unwrap();
-        assert_eq!(buf, b" [1, 2]");
+        assert_eq!(buf, b"[1, 2]");
     }
 }

@@ -1,0 +1,85 @@
+//! Real processes: each worker's environment, the compile-once cache, and
+//! workers that die.
+
+use std::time::Duration;
+
+use rpool_wasm::TaskError;
+use rpool_wasm_tests::{Cli, Scratch, guests};
+use serde_json::Value;
+
+use crate::{BIN, pool};
+
+#[test]
+fn each_worker_sees_its_index_and_the_pool_size() {
+    let pool = pool(guests::TUTORIAL).workers(3).build().unwrap();
+    // Long enough items that every worker gets some.
+    let _: Vec<i64> = pool.func("slow_task").chunksize(1).starmap((0..6).map(|x| (x, 100))).unwrap();
+    let seen: Vec<Value> = pool.func("whoami").chunksize(1).map(0..30).unwrap();
+    assert!(seen.iter().all(|w| w["workers"] == 3), "{seen:?}");
+    assert!(seen.iter().all(|w| w["worker"].as_u64().unwrap() < 3), "{seen:?}");
+    let pids = pool.worker_pids();
+    assert_eq!(pids.len(), 3);
+    let mut unique = pids.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), 3, "three distinct processes: {pids:?}");
+    for pid in &pids {
+        let cmdline = std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap();
+        assert!(cmdline.contains("__rpool-worker"), "{pid} is a worker process: {cmdline:?}");
+    }
+}
+
+#[test]
+fn the_module_is_compiled_once_into_the_cache_and_reused() {
+    let cache = Scratch::new();
+    let run = || {
+        Cli::new(BIN)
+            .env("RPOOL_WASM_CACHE_DIR", cache.path())
+            .args(["run", guests::SQUARE, "--map", "-", "-w", "4"])
+            .stdin("[1, 2, 3]")
+            .run()
+    };
+    assert_eq!(run().success(), "[1,4,9]\n");
+    let artifacts = || -> Vec<(std::path::PathBuf, std::time::SystemTime)> {
+        std::fs::read_dir(cache.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .map(|p| (p.clone(), std::fs::metadata(&p).unwrap().modified().unwrap()))
+            .collect()
+    };
+    let first = artifacts();
+    assert_eq!(first.len(), 1, "four workers, one compiled artifact: {first:?}");
+    assert!(first[0].0.extension().is_some_and(|e| e == "cwasm"));
+    std::thread::sleep(Duration::from_millis(20));
+    assert_eq!(run().success(), "[1,4,9]\n");
+    assert_eq!(artifacts(), first, "the second run found the artifact and did not compile again");
+}
+
+#[test]
+fn a_killed_worker_is_replaced_and_its_item_runs_again() {
+    let pool = pool(guests::TUTORIAL).workers(1).build().unwrap();
+    let before = pool.worker_pids();
+    let pending = pool.func("slow_task").chunksize(1).starmap_async::<_, i64>([(2, 800), (3, 0), (4, 0)]).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let status = std::process::Command::new("kill").args(["-9", &before[0].to_string()]).status().unwrap();
+    assert!(status.success());
+    assert_eq!(pending.get().unwrap(), [4, 9, 16], "every item completes exactly once");
+    let after = pool.worker_pids();
+    assert_eq!(after.len(), 1);
+    assert_ne!(after, before, "a replacement worker runs");
+}
+
+#[test]
+fn an_item_whose_worker_keeps_dying_fails_naming_the_signal() {
+    let pool = pool(guests::TUTORIAL).workers(1).retries(0).build().unwrap();
+    let pid = pool.worker_pids()[0];
+    let pending = pool.apply_async::<_, i64>("slow_task", (5, 5000)).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    std::process::Command::new("kill").args(["-9", &pid.to_string()]).status().unwrap();
+    let err = pending.get().unwrap_err();
+    let TaskError::WorkerLost { index, status, .. } = &err else { panic!("unexpected {err:?}") };
+    assert_eq!(*index, 0);
+    assert!(status.contains("signal 9"), "{err}");
+    let after: i64 = pool.apply("square", (6,)).unwrap();
+    assert_eq!(after, 36, "the pool goes on with a replacement");
+}
