@@ -20,10 +20,10 @@ pub(crate) fn find() -> Result<PathBuf, BuildError> {
         return Ok(PathBuf::from(program));
     }
     let exe = std::env::current_exe().ok();
-    if let Some(exe) = &exe {
-        if exe.file_stem().is_some_and(|s| s == BINARY) {
-            return Ok(exe.clone());
-        }
+    if let Some(exe) = &exe
+        && exe.file_stem().is_some_and(|s| s == BINARY)
+    {
+        return Ok(exe.clone());
     }
     let mut searched = Vec::new();
     let beside = exe.as_deref().and_then(Path::parent);

@@ -375,7 +375,11 @@ mod tests {
             }),
             Err("no")
         );
-        enc.push::<()>(1, |b| Ok(b.push(b'1'))).unwrap();
+        enc.push::<()>(1, |b| {
+            let _: () = b.push(b'1');
+            Ok(())
+        })
+        .unwrap();
         let frame = enc.finish();
         let ToWorker::Chunk(c) = decode_to_worker(&frame[4..]).unwrap() else { panic!() };
         let items: Vec<_> = c.items().collect::<Result<_, _>>().unwrap();

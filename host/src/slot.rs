@@ -122,12 +122,13 @@ impl Slot {
                     }
                     return;
                 }
-                if in_flight < WINDOW && !retiring {
-                    if let Some(chunk) = retry.pop_front() {
-                        taken += 1;
-                        process.send(chunk);
-                        continue;
-                    }
+                if in_flight < WINDOW
+                    && !retiring
+                    && let Some(chunk) = retry.pop_front()
+                {
+                    taken += 1;
+                    process.send(chunk);
+                    continue;
                 }
                 let queue = if queue_open && !retiring && in_flight < WINDOW { &self.shared.queue } else { &never };
                 select! {

@@ -36,13 +36,11 @@ pub(super) fn items<'a>(text: &'a str, path: &Path, starmap: bool) -> Result<Vec
     }
     let items: Vec<&RawValue> =
         serde_json::from_str(text).map_err(|e| CliError::Usage(format!("{shown}: invalid JSON: {e}")))?;
-    if starmap {
-        if let Some((index, item)) = items.iter().enumerate().find(|(_, item)| !item.get().starts_with('[')) {
-            return Err(CliError::Usage(format!(
-                "{shown}: item {index} is `{}`, but a starmap item must be the array of the call's arguments",
-                item.get()
-            )));
-        }
+    if starmap && let Some((index, item)) = items.iter().enumerate().find(|(_, item)| !item.get().starts_with('[')) {
+        return Err(CliError::Usage(format!(
+            "{shown}: item {index} is `{}`, but a starmap item must be the array of the call's arguments",
+            item.get()
+        )));
     }
     Ok(items)
 }
