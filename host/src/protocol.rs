@@ -376,7 +376,7 @@ mod tests {
             Err("no")
         );
         enc.push::<()>(1, |b| {
-            let _: () = b.push(b'1');
+            b.push(b'1');
             Ok(())
         })
         .unwrap();
