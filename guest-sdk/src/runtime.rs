@@ -1,0 +1,196 @@
+//! What the generated shims call: argument decoding, result encoding, the panic hook.
+
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use std::cell::Cell;
+use std::fmt::Display;
+use std::panic::{self, AssertUnwindSafe, PanicHookInfo};
+use std::sync::Once;
+
+thread_local! {
+    /// Set by the panic hook: the error message of the current call is the panic's.
+    static PANICKED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs one task (or initializer) call: `body` gets the input and returns the JSON result
+/// (`None`: no output, i.e. `null`) or an error message. Returns the ABI status code.
+///
+/// A panic in `body` is reported with its message: on `wasm32-wasip1` (panic = abort) by the
+/// hook, just before the abort traps; where panics unwind (native tests) it is caught and the
+/// call fails with status 1.
+pub fn run(name: &str, body: impl FnOnce(&[u8]) -> Result<Option<Vec<u8>>, String>) -> i32 {
+    install_panic_hook();
+    PANICKED.set(false);
+    let input = crate::input();
+    match panic::catch_unwind(AssertUnwindSafe(|| body(&input))) {
+        Ok(Ok(Some(json))) => {
+            crate::output(&json);
+            0
+        }
+        Ok(Ok(None)) => 0,
+        Ok(Err(message)) => {
+            crate::error(&message);
+            1
+        }
+        Err(payload) => {
+            if !PANICKED.get() {
+                // Another hook replaced ours: report what the payload says.
+                let message = payload_text(
+                    payload
+                        .downcast_ref::<&str>()
+                        .copied()
+                        .or_else(|| payload.downcast_ref::<String>().map(String::as_str)),
+                );
+                crate::error(&format!("{name}: panicked: {message}"));
+            }
+            1
+        }
+    }
+}
+
+/// The arguments of a call: the input's JSON array, split into one raw JSON text per argument.
+pub struct Args<'a> {
+    name: &'a str,
+    values: Vec<&'a RawValue>,
+}
+
+impl<'a> Args<'a> {
+    /// Parses `input` as a JSON array of exactly `expected` elements.
+    pub fn parse(name: &'a str, input: &'a [u8], expected: usize) -> Result<Self, String> {
+        let values: Vec<&RawValue> = serde_json::from_slice(input).map_err(|err| {
+            format!(
+                "{name}: invalid arguments: the input must be the JSON array of the call's \
+                 arguments ({})",
+                without_position(&err)
+            )
+        })?;
+        if values.len() != expected {
+            return Err(format!(
+                "{name}: invalid arguments: expected {expected} argument{}, got {}",
+                if expected == 1 { "" } else { "s" },
+                values.len()
+            ));
+        }
+        Ok(Args { name, values })
+    }
+
+    /// Deserializes argument `index` (0-based); `label` names it in the error message.
+    pub fn get<T: Deserialize<'a>>(&self, index: usize, label: &str) -> Result<T, String> {
+        let raw: &'a RawValue = self.values[index];
+        serde_json::from_str(raw.get())
+            .map_err(|err| format!("{}: argument {} ({label}): {}", self.name, index + 1, without_position(&err)))
+    }
+}
+
+/// Serializes a task's result.
+pub fn serialize_output<T: Serialize + ?Sized>(name: &str, value: &T) -> Result<Option<Vec<u8>>, String> {
+    serde_json::to_vec(value).map(Some).map_err(|err| format!("{name}: cannot serialize the result as JSON: {err}"))
+}
+
+/// The item error message for a task's `Err(error)`.
+pub fn error_message<E: Display + ?Sized>(error: &E) -> String {
+    error.to_string()
+}
+
+/// serde_json's message without its " at line L column C" suffix: each argument is parsed on
+/// its own, so the position would point into that argument, not into the input.
+fn without_position(err: &serde_json::Error) -> String {
+    let text = err.to_string();
+    if err.line() == 0 {
+        return text;
+    }
+    let suffix = format!(" at line {} column {}", err.line(), err.column());
+    match text.strip_suffix(&suffix) {
+        Some(stripped) => stripped.to_owned(),
+        None => text,
+    }
+}
+
+fn payload_text(payload: Option<&str>) -> &str {
+    payload.unwrap_or("Box<dyn Any>")
+}
+
+/// The error message for a panic: `panicked at FILE:LINE:COL: MESSAGE`.
+pub(crate) fn panic_message(location: Option<(&str, u32, u32)>, payload: Option<&str>) -> String {
+    let payload = payload_text(payload);
+    match location {
+        Some((file, line, column)) => format!("panicked at {file}:{line}:{column}: {payload}"),
+        None => format!("panicked: {payload}"),
+    }
+}
+
+fn hook_message(info: &PanicHookInfo<'_>) -> String {
+    panic_message(
+        info.location().map(|location| (location.file(), location.line(), location.column())),
+        info.payload_as_str(),
+    )
+}
+
+/// Installs (once per instance) the hook that reports a panic's message as the call's error,
+/// then runs the hook it replaced.
+fn install_panic_hook() {
+    static HOOK: Once = Once::new();
+    HOOK.call_once(|| {
+        let previous = panic::take_hook();
+        panic::set_hook(Box::new(move |info| {
+            crate::error(&hook_message(info));
+            PANICKED.set(true);
+            previous(info);
+        }));
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn panic_message_format() {
+        assert_eq!(
+            panic_message(Some(("src/lib.rs", 12, 5)), Some("cannot handle 2")),
+            "panicked at src/lib.rs:12:5: cannot handle 2"
+        );
+        assert_eq!(panic_message(None, Some("boom")), "panicked: boom");
+        assert_eq!(panic_message(Some(("a.rs", 1, 2)), None), "panicked at a.rs:1:2: Box<dyn Any>");
+    }
+
+    #[test]
+    fn args_arity_and_types() {
+        let input = br#"[2, "a"]"#;
+        let args = Args::parse("power", input, 2).unwrap();
+        assert_eq!(args.get::<i64>(0, "base"), Ok(2));
+        assert_eq!(
+            args.get::<u32>(1, "exp"),
+            Err(r#"power: argument 2 (exp): invalid type: string "a", expected u32"#.to_string())
+        );
+        assert_eq!(
+            Args::parse("square", b"[1, 2]", 1).err().unwrap(),
+            "square: invalid arguments: expected 1 argument, got 2"
+        );
+        assert_eq!(Args::parse("f", b"[]", 0).map(|args| args.values.len()), Ok(0));
+        let err = Args::parse("square", b"5", 1).err().unwrap();
+        assert!(err.starts_with("square: invalid arguments: the input must be"), "{err}");
+        assert!(err.contains("expected a sequence"), "{err}");
+        let err = Args::parse("square", b"[1", 1).err().unwrap();
+        assert!(err.starts_with("square: invalid arguments:"), "{err}");
+    }
+
+    #[test]
+    fn borrowed_arguments() {
+        let input = br#"["plain", {"k": [1, 2]}]"#;
+        let args = Args::parse("f", input, 2).unwrap();
+        let text: &str = args.get(0, "text").unwrap();
+        assert_eq!(text, "plain");
+        let raw: &RawValue = args.get(1, "raw").unwrap();
+        assert_eq!(raw.get(), r#"{"k": [1, 2]}"#);
+    }
+
+    #[test]
+    fn result_serialization() {
+        assert_eq!(serialize_output("f", &(1, "a")), Ok(Some(br#"[1,"a"]"#.to_vec())));
+        let map: std::collections::HashMap<(i32, i32), i32> = [((1, 2), 3)].into();
+        let err = serialize_output("f", &map).unwrap_err();
+        assert!(err.starts_with("f: cannot serialize the result as JSON: "), "{err}");
+        assert_eq!(error_message("plain"), "plain");
+    }
+}
