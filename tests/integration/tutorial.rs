@@ -343,3 +343,23 @@ fn lifecycle_manual_management_and_context_manager() {
     pool2.terminate();
     pool2.join().unwrap();
 }
+
+#[test]
+fn context_manager_worker_and_chunksize_optimization_quick_task() {
+    let pool = tutorial(4);
+    let doubled: Vec<i64> = pool.map("worker", 0..10).unwrap();
+    assert_eq!(doubled, (0..10).map(|x| x * 2).collect::<Vec<_>>());
+    let numbers: Vec<i64> = (0..1000).collect();
+    for chunksize in [1, 10, 50, 100] {
+        let results: Vec<i64> = pool.func("quick_task").chunksize(chunksize).map(&numbers).unwrap();
+        assert_eq!(results, numbers.iter().map(|x| x * 2).collect::<Vec<_>>(), "chunksize {chunksize}");
+    }
+}
+
+#[test]
+fn error_handling_method_2_safe_division() {
+    let tasks = [(10, 2), (20, 4), (15, 0), (30, 6), (25, 0)];
+    let results: Vec<(Option<f64>, Option<String>)> = tutorial(2).starmap("safe_division", tasks).unwrap();
+    let zero = (None, Some("division by zero".to_string()));
+    assert_eq!(results, [(Some(5.0), None), (Some(5.0), None), zero.clone(), (Some(5.0), None), zero]);
+}
