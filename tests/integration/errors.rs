@@ -9,6 +9,16 @@ fn run_map(module: &str, inputs: &str) -> rpool_wasm_tests::Output {
     rpool(&["run", module, "--map", "-"]).stdin(inputs).run()
 }
 
+/// Runs a module written to `file` with `contents`: a one-line error with `needle`, exit 2.
+fn rejects_module(file: &str, contents: &str, needle: &str) -> rpool_wasm_tests::Output {
+    let s = Scratch::new();
+    let module = s.file(file, contents);
+    let out = run_map(module.to_str().unwrap(), "[1]");
+    out.failure(2);
+    out.one_line_error(needle);
+    out
+}
+
 #[test]
 fn a_missing_inputs_file() {
     let out = rpool(&["run", guests::SQUARE, "--map", "/nonexistent/inputs.json"]).run();
@@ -46,56 +56,46 @@ fn a_missing_module() {
 
 #[test]
 fn bytes_that_are_not_wasm() {
-    let s = Scratch::new();
-    let bogus = s.file("bogus.wasm", "hello, I am not a module");
-    let out = run_map(bogus.to_str().unwrap(), "[1]");
-    out.failure(2);
-    out.one_line_error("bogus.wasm is not a valid WebAssembly module");
+    rejects_module("bogus.wasm", "hello, I am not a module", "bogus.wasm is not a valid WebAssembly module");
 }
 
 #[test]
 fn invalid_wat_text_names_the_line() {
-    let s = Scratch::new();
-    let bad = s.file("bad.wat", "(module\n  (func $f (result i32) (i32.const))\n)");
-    let out = run_map(bad.to_str().unwrap(), "[1]");
-    out.failure(2);
-    out.one_line_error("bad.wat is not a valid WebAssembly module");
+    let out = rejects_module(
+        "bad.wat",
+        "(module\n  (func $f (result i32) (i32.const))\n)",
+        "bad.wat is not a valid WebAssembly module",
+    );
     assert!(out.stderr.contains(":2:"), "{}", out.stderr);
 }
 
 #[test]
 fn an_import_the_host_does_not_provide_is_named() {
-    let s = Scratch::new();
-    let module = s.file(
+    rejects_module(
         "imports.wat",
         r#"(module (import "env" "now" (func (result i64))) (memory (export "memory") 1)
            (func (export "f") (result i32) i32.const 0))"#,
+        "imports `env::now`, which the host does not provide",
     );
-    let out = run_map(module.to_str().unwrap(), "[1]");
-    out.failure(2);
-    out.one_line_error("imports `env::now`, which the host does not provide");
 }
 
 #[test]
 fn an_rpool_import_of_the_wrong_type_is_named() {
-    let s = Scratch::new();
-    let module = s.file(
+    rejects_module(
         "wrongtype.wat",
         r#"(module (import "rpool" "input_len" (func (result i64))) (memory (export "memory") 1)
            (func (export "f") (result i32) i32.const 0))"#,
+        "imports `rpool::input_len` with type () -> (i64), but ABI v1 defines it as () -> (i32)",
     );
-    let out = run_map(module.to_str().unwrap(), "[1]");
-    out.failure(2);
-    out.one_line_error("imports `rpool::input_len` with type () -> (i64), but ABI v1 defines it as () -> (i32)");
 }
 
 #[test]
 fn a_module_without_memory() {
-    let s = Scratch::new();
-    let module = s.file("nomem.wat", r#"(module (func (export "f") (result i32) i32.const 0))"#);
-    let out = run_map(module.to_str().unwrap(), "[1]");
-    out.failure(2);
-    out.one_line_error("does not export its linear memory as `memory`");
+    rejects_module(
+        "nomem.wat",
+        r#"(module (func (export "f") (result i32) i32.const 0))"#,
+        "does not export its linear memory as `memory`",
+    );
 }
 
 #[test]
