@@ -260,3 +260,17 @@ fn a_failing_initializer_is_a_build_error_naming_it() {
         "{message}"
     );
 }
+
+#[test]
+fn empty_input_in_every_method() {
+    let pool = tutorial(2);
+    let none: [i64; 0] = [];
+    assert_eq!(pool.map::<_, i64>("square", none).unwrap(), Vec::<i64>::new());
+    assert_eq!(pool.starmap::<(i64, u32), i64>("power", []).unwrap(), Vec::<i64>::new());
+    assert_eq!(pool.imap::<_, i64>("square", none).unwrap().count(), 0);
+    assert_eq!(pool.imap_unordered::<_, i64>("square", none).unwrap().count(), 0);
+    let pending = pool.map_async::<_, i64>("square", none).unwrap();
+    assert!(pending.ready() && pending.successful() == Some(true));
+    assert_eq!(pending.get().unwrap(), Vec::<i64>::new());
+    assert_eq!(pool.starmap_async::<(i64, u32), i64>("power", []).unwrap().get().unwrap(), Vec::<i64>::new());
+}
