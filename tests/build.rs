@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Rust guests: (constant, crate name in `guests/`).
-const RUST_GUESTS: &[(&str, &str)] = &[("SQUARE", "square"), ("TUTORIAL", "tutorial")];
+const RUST_GUESTS: &[(&str, &str)] = &[("SQUARE", "square"), ("TUTORIAL", "tutorial"), ("PROBE", "probe")];
 
 /// Hand-written WAT guests: (constant, file under `guests/wat/`), used as text.
 const WAT_GUESTS: &[(&str, &str)] = &[("WAT_SQUARE", "square.wat"), ("WAT_SCALE", "scale.wat")];

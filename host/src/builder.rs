@@ -7,8 +7,10 @@ use serde::Serialize;
 
 use crate::dispatch::Shared;
 use crate::error::BuildError;
-use crate::module::{TaskModule, new_engine};
+use crate::limits::Limits;
+use crate::module::TaskModule;
 use crate::pool::Pool;
+use crate::sandbox::DirGrant;
 use crate::slot::{self, SlotConfig};
 use crate::{cache, program};
 
@@ -38,6 +40,8 @@ pub struct PoolBuilder {
     env: Vec<(String, String)>,
     program: Option<PathBuf>,
     cache_dir: Option<PathBuf>,
+    limits: Limits,
+    dirs: Vec<DirGrant>,
 }
 
 impl PoolBuilder {
@@ -53,6 +57,8 @@ impl PoolBuilder {
             env: Vec::new(),
             program: None,
             cache_dir: None,
+            limits: Limits::default(),
+            dirs: Vec::new(),
         }
     }
 
@@ -107,6 +113,52 @@ impl PoolBuilder {
         self
     }
 
+    /// How long one call may run: a call still running then is interrupted
+    /// (wasmtime epoch interruption) and fails with "timed out after …",
+    /// and the pool goes on. A worker that does not answer within twice the
+    /// timeout plus a second (stuck outside wasm) is killed and replaced.
+    ///
+    /// Default: none (as Python's pool).
+    pub fn timeout(mut self, timeout: std::time::Duration) -> PoolBuilder {
+        self.limits.timeout = Some(timeout);
+        self
+    }
+
+    /// The most linear memory, in bytes, each instance may have; growing
+    /// past it fails the call ("memory limit of … exceeded").
+    ///
+    /// Default: [`DEFAULT_MAX_MEMORY`](crate::DEFAULT_MAX_MEMORY), 1 GiB.
+    pub fn max_memory(mut self, bytes: u64) -> PoolBuilder {
+        self.limits.max_memory = bytes;
+        self
+    }
+
+    /// The most bytes one call may pass to `output_write` or `error_write`.
+    ///
+    /// Default: [`DEFAULT_MAX_OUTPUT`](crate::DEFAULT_MAX_OUTPUT), 64 MiB.
+    pub fn max_output(mut self, bytes: u64) -> PoolBuilder {
+        self.limits.max_output = bytes;
+        self
+    }
+
+    /// Fuel for each call: a deterministic limit on the work a call may do
+    /// (about one unit per wasm instruction). A call that runs out fails.
+    ///
+    /// Default: unlimited (no fuel metering, which costs speed).
+    pub fn fuel(mut self, fuel: u64) -> PoolBuilder {
+        self.limits.fuel = Some(fuel);
+        self
+    }
+
+    /// Lets tasks see a host directory, as the wasmtime CLI's `--dir`.
+    /// Tasks see no files at all otherwise.
+    ///
+    /// Default: none.
+    pub fn dir(mut self, grant: DirGrant) -> PoolBuilder {
+        self.dirs.push(grant);
+        self
+    }
+
     /// Adds a WASI environment variable for the task (tasks see no host
     /// environment, only `RPOOL_WORKER_INDEX`, `RPOOL_WORKERS` and these).
     ///
@@ -151,7 +203,19 @@ impl PoolBuilder {
         if self.max_tasks == Some(0) {
             return Err(BuildError::Setting("max tasks per worker must be at least 1".into()));
         }
-        let engine = new_engine();
+        if self.limits.timeout.is_some_and(|t| t.is_zero()) {
+            return Err(BuildError::Setting("the timeout must be longer than zero".into()));
+        }
+        for dir in &self.dirs {
+            if !dir.host.is_dir() {
+                return Err(BuildError::Setting(format!(
+                    "{} is not a directory (granted to tasks as {})",
+                    dir.host.display(),
+                    dir.guest
+                )));
+            }
+        }
+        let engine = self.limits.engine();
         let cache_dir = self.cache_dir.unwrap_or_else(cache::default_cache_dir);
         let module = TaskModule::load(&engine, &self.module, &cache_dir)?;
         let initializer = match self.initializer {
@@ -183,6 +247,8 @@ impl PoolBuilder {
             initializer: initializer.clone(),
             max_tasks: self.max_tasks,
             retries: self.retries,
+            limits: self.limits,
+            dirs: self.dirs,
         });
         let (shared, callbacks) = Shared::new(workers);
         let shared = Arc::new(shared);

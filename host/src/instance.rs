@@ -1,15 +1,18 @@
 //! One worker's wasm side: the `rpool` host functions, the sandboxed WASI
-//! context, and the instance that serves call after call (rebuilt after a
-//! trap, as ABI v1 requires).
+//! context, the limits on each call, and the instance that serves call
+//! after call (rebuilt after a trap, as ABI v1 requires).
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::time::Duration;
 
 use wasmtime::{Caller, Engine, Instance, InstancePre, Linker, Memory, Module, Store, TypedFunc};
-use wasmtime_wasi::WasiCtxBuilder;
 use wasmtime_wasi::p1::WasiP1Ctx;
+use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
+use crate::limits::{Limits, format_duration, format_size};
 use crate::protocol::Status;
+use crate::sandbox::DirGrant;
 
 /// The `rpool` imports of ABI v1 and their types, as [`crate::module`] prints them.
 pub(crate) const RPOOL_IMPORTS: [(&str, &str); 4] = [
@@ -19,6 +22,27 @@ pub(crate) const RPOOL_IMPORTS: [(&str, &str); 4] = [
     ("error_write", "(i32, i32) -> ()"),
 ];
 
+/// How often a worker with a timeout advances its engine's epoch: the
+/// timeout's resolution.
+pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Bytes a call gave to `output_write` or `error_write`; the last call wins.
+#[derive(Default)]
+struct Captured {
+    bytes: Vec<u8>,
+    set: bool,
+}
+
+impl Captured {
+    fn reset(&mut self) {
+        self.set = false;
+    }
+
+    fn get(&self) -> Option<&[u8]> {
+        self.set.then_some(self.bytes.as_slice())
+    }
+}
+
 /// What the host functions see of the current call.
 pub(crate) struct HostState {
     wasi: WasiP1Ctx,
@@ -26,10 +50,30 @@ pub(crate) struct HostState {
     /// functions never look it up by name.
     memory: Option<Memory>,
     input: Vec<u8>,
-    output: Vec<u8>,
-    output_set: bool,
-    error: Vec<u8>,
-    error_set: bool,
+    output: Captured,
+    error: Captured,
+    max_memory: u64,
+    max_output: u64,
+}
+
+/// Growing memory past the limit fails the call with a message that says so
+/// (a trap: the instance is rebuilt), rather than handing the guest a
+/// failed `memory.grow` it may not check.
+impl wasmtime::ResourceLimiter for HostState {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        if desired as u64 > self.max_memory {
+            return Err(wasmtime::Error::msg(format!(
+                "memory limit of {} exceeded (the task tried to grow its memory to {}; --max-memory)",
+                format_size(self.max_memory),
+                format_size(desired as u64)
+            )));
+        }
+        Ok(true)
+    }
+
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        Ok(desired <= 10_000_000)
+    }
 }
 
 /// The linker with WASI preview 1 and the four `rpool` functions.
@@ -48,34 +92,41 @@ pub(crate) fn linker(engine: &Engine) -> Linker<HostState> {
         })
         .expect("defined once");
     linker
-        .func_wrap(
-            "rpool",
-            "output_write",
-            |mut caller: Caller<'_, HostState>, ptr: i32, len: i32| -> wasmtime::Result<()> {
-                let (mem, state) = memory_and_state(&mut caller)?;
-                let range = guest_range(mem.len(), ptr, len as u32 as usize, "output_write")?;
-                state.output.clear();
-                state.output.extend_from_slice(&mem[range]);
-                state.output_set = true;
-                Ok(())
-            },
-        )
+        .func_wrap("rpool", "output_write", |mut caller: Caller<'_, HostState>, ptr: i32, len: i32| {
+            capture(&mut caller, ptr, len, "output_write", |s| &mut s.output)
+        })
         .expect("defined once");
     linker
-        .func_wrap(
-            "rpool",
-            "error_write",
-            |mut caller: Caller<'_, HostState>, ptr: i32, len: i32| -> wasmtime::Result<()> {
-                let (mem, state) = memory_and_state(&mut caller)?;
-                let range = guest_range(mem.len(), ptr, len as u32 as usize, "error_write")?;
-                state.error.clear();
-                state.error.extend_from_slice(&mem[range]);
-                state.error_set = true;
-                Ok(())
-            },
-        )
+        .func_wrap("rpool", "error_write", |mut caller: Caller<'_, HostState>, ptr: i32, len: i32| {
+            capture(&mut caller, ptr, len, "error_write", |s| &mut s.error)
+        })
         .expect("defined once");
     linker
+}
+
+/// `output_write`/`error_write`: copies the guest's bytes now (so the guest
+/// may reuse its buffer), within the memory's bounds and the output cap.
+fn capture(
+    caller: &mut Caller<'_, HostState>,
+    ptr: i32,
+    len: i32,
+    call: &str,
+    field: fn(&mut HostState) -> &mut Captured,
+) -> wasmtime::Result<()> {
+    let (mem, state) = memory_and_state(caller)?;
+    let range = guest_range(mem.len(), ptr, len as u32 as usize, call)?;
+    if range.len() as u64 > state.max_output {
+        return Err(wasmtime::Error::msg(format!(
+            "rpool.{call}: {} is more than the limit of {} (--max-output)",
+            format_size(range.len() as u64),
+            format_size(state.max_output)
+        )));
+    }
+    let captured = field(state);
+    captured.bytes.clear();
+    captured.bytes.extend_from_slice(&mem[range]);
+    captured.set = true;
+    Ok(())
 }
 
 fn memory_and_state<'a>(caller: &'a mut Caller<'_, HostState>) -> wasmtime::Result<(&'a mut [u8], &'a mut HostState)> {
@@ -97,11 +148,18 @@ fn guest_range(memory_len: usize, ptr: i32, len: usize, call: &str) -> wasmtime:
     }
 }
 
+/// Everything an instance is built from, kept to rebuild it after a trap.
+pub(crate) struct Recipe {
+    pub env: Vec<(String, String)>,
+    pub dirs: Vec<DirGrant>,
+    pub limits: Limits,
+    pub initializer: Option<(String, Vec<u8>)>,
+}
+
 /// A worker's instance of the task module and everything to rebuild it.
 pub(crate) struct TaskInstance {
     pre: InstancePre<HostState>,
-    env: Vec<(String, String)>,
-    initializer: Option<(String, Vec<u8>)>,
+    recipe: Recipe,
     store: Store<HostState>,
     instance: Instance,
     /// Export handles, looked up once per instance and name.
@@ -115,22 +173,23 @@ pub(crate) struct Outcome<'a> {
     pub payload: std::borrow::Cow<'a, [u8]>,
 }
 
+impl<'a> Outcome<'a> {
+    fn new(status: Status, payload: impl Into<std::borrow::Cow<'a, [u8]>>) -> Self {
+        Outcome { status, payload: payload.into() }
+    }
+}
+
 impl TaskInstance {
     /// Maps the precompiled module, instantiates it and runs `_initialize`
     /// and the initializer. The error is the message a worker reports.
-    pub fn new(
-        engine: &Engine,
-        artifact: &Path,
-        env: Vec<(String, String)>,
-        initializer: Option<(String, Vec<u8>)>,
-    ) -> Result<TaskInstance, String> {
-        // SAFETY: the parent wrote this artifact with the same engine
-        // configuration (see `module::new_engine`).
+    pub fn new(engine: &Engine, artifact: &Path, recipe: Recipe) -> Result<TaskInstance, String> {
+        // SAFETY: the parent wrote this artifact with an engine configured
+        // from the same limits (see `Limits::engine`).
         let module = unsafe { Module::deserialize_file(engine, artifact) }
             .map_err(|e| format!("cannot load compiled module {}: {e}", artifact.display()))?;
         let pre = linker(engine).instantiate_pre(&module).map_err(|e| format!("cannot link the module: {e:#}"))?;
-        let (store, instance) = instantiate(&pre, &env, initializer.as_ref())?;
-        Ok(TaskInstance { pre, env, initializer, store, instance, funcs: HashMap::new(), broken: false })
+        let (store, instance) = instantiate(&pre, &recipe)?;
+        Ok(TaskInstance { pre, recipe, store, instance, funcs: HashMap::new(), broken: false })
     }
 
     /// Calls export `func` with `input` (the JSON argument array).
@@ -140,7 +199,7 @@ impl TaskInstance {
     /// the worker cannot go on.
     pub fn call(&mut self, func: &str, input: &[u8]) -> Result<Outcome<'_>, String> {
         if self.broken {
-            let (store, instance) = instantiate(&self.pre, &self.env, self.initializer.as_ref())?;
+            let (store, instance) = instantiate(&self.pre, &self.recipe)?;
             self.store = store;
             self.instance = instance;
             self.funcs.clear();
@@ -157,94 +216,119 @@ impl TaskInstance {
                 f
             }
         };
-        let state = self.store.data_mut();
-        state.input.clear();
-        state.input.extend_from_slice(input);
-        state.output_set = false;
-        state.error_set = false;
-
-        let result = typed.call(&mut self.store, ());
+        let result = run(&mut self.store, &typed, input, &self.recipe.limits);
         let state = self.store.data();
         Ok(match result {
-            Ok(0) if !state.output_set => Outcome { status: Status::Ok, payload: b"null"[..].into() },
-            Ok(0) => match serde_json::from_slice::<serde::de::IgnoredAny>(&state.output) {
-                Ok(_) => Outcome { status: Status::Ok, payload: state.output.as_slice().into() },
-                Err(e) => Outcome { status: Status::InvalidOutput, payload: e.to_string().into_bytes().into() },
+            Ok(0) => match state.output.get() {
+                None => Outcome::new(Status::Ok, &b"null"[..]),
+                Some(json) => match serde_json::from_slice::<serde::de::IgnoredAny>(json) {
+                    Ok(_) => Outcome::new(Status::Ok, json),
+                    Err(e) => Outcome::new(Status::InvalidOutput, e.to_string().into_bytes()),
+                },
             },
-            Ok(_) if state.error_set => Outcome { status: Status::Failed, payload: state.error.as_slice().into() },
-            Ok(code) => Outcome {
-                status: Status::Failed,
-                payload: format!("task {func} returned code {code}").into_bytes().into(),
+            Ok(code) => match state.error.get() {
+                Some(message) => Outcome::new(Status::Failed, message),
+                None => Outcome::new(Status::Failed, format!("task {func} returned code {code}").into_bytes()),
             },
             Err(trap) => {
                 self.broken = true;
-                let trap = describe_trap(&trap);
-                // A Rust guest's panic hook reports the panic message just
-                // before the abort traps: that message is the useful one.
-                let message =
-                    if state.error_set { format!("{} ({trap})", String::from_utf8_lossy(&state.error)) } else { trap };
-                Outcome { status: Status::Trap, payload: message.into_bytes().into() }
+                Outcome::new(Status::Trap, trap.into_bytes())
             }
         })
     }
 }
 
-/// A trap's description on one line: the trap code or host error, without
-/// the wasm backtrace (which is for debugging, not for a result).
-fn describe_trap(e: &wasmtime::Error) -> String {
-    if let Some(trap) = e.downcast_ref::<wasmtime::Trap>() {
-        return format!("wasm trap: {trap}");
+/// Runs one call of `f` with `input`, armed with the limits. A trap is
+/// returned as its message: a Rust guest's panic hook passes the panic
+/// message to `error_write` just before the abort traps, so that message,
+/// when there is one, leads.
+fn run(store: &mut Store<HostState>, f: &TypedFunc<(), i32>, input: &[u8], limits: &Limits) -> Result<i32, String> {
+    let state = store.data_mut();
+    state.input.clear();
+    state.input.extend_from_slice(input);
+    state.output.reset();
+    state.error.reset();
+    if let Some(fuel) = limits.fuel {
+        store.set_fuel(fuel).expect("fuel is enabled with a fuel limit");
     }
-    e.to_string().lines().next().unwrap_or("trap").to_string()
+    if let Some(timeout) = limits.timeout {
+        store.set_epoch_deadline((timeout.as_millis() / EPOCH_TICK.as_millis()) as u64 + 1);
+    }
+    f.call(&mut *store, ()).map_err(|trap| {
+        let trap = describe_trap(&trap, limits);
+        match store.data().error.get() {
+            Some(message) => format!("{} ({trap})", String::from_utf8_lossy(message)),
+            None => trap,
+        }
+    })
 }
 
-fn instantiate(
-    pre: &InstancePre<HostState>,
-    env: &[(String, String)],
-    initializer: Option<&(String, Vec<u8>)>,
-) -> Result<(Store<HostState>, Instance), String> {
+/// A trap's description on one line: the limit it hit, the trap code or
+/// the host's error, without the wasm backtrace (which is for debugging,
+/// not for a result).
+fn describe_trap(e: &wasmtime::Error, limits: &Limits) -> String {
+    match e.downcast_ref::<wasmtime::Trap>() {
+        Some(wasmtime::Trap::Interrupt) => match limits.timeout {
+            Some(timeout) => format!("timed out after {}", format_duration(timeout)),
+            None => "interrupted".to_string(),
+        },
+        Some(wasmtime::Trap::OutOfFuel) => format!("ran out of fuel ({} units; --fuel)", limits.fuel.unwrap_or(0)),
+        Some(trap) => trap.to_string(),
+        // A host function's or the limiter's own error, under wasmtime's
+        // backtrace context.
+        None => e.root_cause().to_string().lines().next().unwrap_or("trap").to_string(),
+    }
+}
+
+fn instantiate(pre: &InstancePre<HostState>, recipe: &Recipe) -> Result<(Store<HostState>, Instance), String> {
     // The sandbox: no files, no host environment, no network; only the
-    // variables the parent passed. Guest stdout goes to stderr, because the
-    // worker's stdout carries result frames.
+    // variables and directories granted. Guest stdout goes to stderr,
+    // because the worker's stdout carries result frames.
     let mut wasi = WasiCtxBuilder::new();
     wasi.stdout(std::io::stderr()).stderr(std::io::stderr());
-    for (k, v) in env {
+    for (k, v) in &recipe.env {
         wasi.env(k, v);
+    }
+    for dir in &recipe.dirs {
+        let perms = if dir.read_only { FsPerms::ReadOnly } else { FsPerms::ReadWrite };
+        wasi.preopened_dir(&dir.host, &dir.guest, perms)
+            .map_err(|e| format!("cannot grant directory {}: {e}", dir.host.display()))?;
     }
     let state = HostState {
         wasi: wasi.build_p1(),
         memory: None,
         input: Vec::new(),
-        output: Vec::new(),
-        output_set: false,
-        error: Vec::new(),
-        error_set: false,
+        output: Captured::default(),
+        error: Captured::default(),
+        max_memory: recipe.limits.max_memory,
+        max_output: recipe.limits.max_output,
     };
     let mut store = Store::new(pre.module().engine(), state);
+    store.limiter(|state| state as &mut dyn wasmtime::ResourceLimiter);
+    if recipe.limits.fuel.is_some() {
+        store.set_fuel(u64::MAX).expect("fuel is enabled with a fuel limit");
+    }
+    if recipe.limits.timeout.is_some() {
+        // Instantiation and `_initialize` are not a task's call: no deadline
+        // (the delta is added to the current epoch, so not u64::MAX).
+        store.set_epoch_deadline(u64::MAX / 2);
+    }
     let instance = pre.instantiate(&mut store).map_err(|e| format!("cannot instantiate the module: {e:#}"))?;
     store.data_mut().memory = instance.get_memory(&mut store, "memory");
     if let Ok(init) = instance.get_typed_func::<(), ()>(&mut store, "_initialize") {
-        init.call(&mut store, ()).map_err(|e| format!("_initialize failed: {}", describe_trap(&e)))?;
+        init.call(&mut store, ()).map_err(|e| format!("_initialize failed: {}", describe_trap(&e, &recipe.limits)))?;
     }
-    if let Some((name, args)) = initializer {
+    if let Some((name, args)) = &recipe.initializer {
         let f =
             instance.get_typed_func::<(), i32>(&mut store, name).map_err(|e| format!("initializer `{name}`: {e}"))?;
-        let state = store.data_mut();
-        state.input.clear();
-        state.input.extend_from_slice(args);
-        state.error_set = false;
-        let outcome = f.call(&mut store, ());
-        let state = store.data();
-        let message = match outcome {
+        let failure = match run(&mut store, &f, args, &recipe.limits) {
             Ok(0) => None,
-            Ok(_) if state.error_set => Some(String::from_utf8_lossy(&state.error).into_owned()),
-            Ok(code) => Some(format!("returned code {code}")),
-            Err(trap) if state.error_set => {
-                Some(format!("{} ({})", String::from_utf8_lossy(&state.error), describe_trap(&trap)))
-            }
-            Err(trap) => Some(describe_trap(&trap)),
+            Ok(code) => Some(
+                store.data().error.get().map_or(format!("returned code {code}"), |m| String::from_utf8_lossy(m).into()),
+            ),
+            Err(trap) => Some(trap),
         };
-        if let Some(message) = message {
+        if let Some(message) = failure {
             return Err(format!("initializer {name} failed: {message}"));
         }
     }

@@ -10,14 +10,6 @@ use crate::cache;
 use crate::error::{BuildError, ExportError};
 use crate::instance;
 
-/// The engine every process uses: the parent compiles with it and workers
-/// map what it compiled, so both must configure it identically.
-pub(crate) fn new_engine() -> Engine {
-    let mut config = wasmtime::Config::new();
-    config.cranelift_opt_level(wasmtime::OptLevel::Speed);
-    Engine::new(&config).expect("the engine configuration is valid")
-}
-
 /// A loaded, checked and compiled task module.
 #[derive(Debug)]
 pub(crate) struct TaskModule {

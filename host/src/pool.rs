@@ -90,6 +90,13 @@ impl Pool {
         self.shared.pids()
     }
 
+    /// A handle that terminates this pool from another thread, such as one
+    /// that handles signals: like [`terminate`](Pool::terminate), but it
+    /// does not wait for the workers (the pool's owner joins them).
+    pub fn terminator(&self) -> Terminator {
+        Terminator { shared: Arc::clone(&self.shared) }
+    }
+
     /// The module's task exports (functions of type `() -> i32`), in its order.
     pub fn task_exports(&self) -> &[String] {
         &self.module.tasks
@@ -148,6 +155,8 @@ impl Pool {
     }
 
     /// Calls `func(*args)` once and waits for the result (Python's `apply`).
+    /// `args` serializes to the argument array: a tuple such as `(1, 2)`, or
+    /// `()` for none.
     pub fn apply<A: Serialize, R: DeserializeOwned + Send + 'static>(
         &self,
         func: &str,
@@ -234,6 +243,26 @@ impl Drop for Pool {
         let _ = self.join();
         // The callback thread ends when the last job holding its queue does.
         drop(self.callback_thread.lock().unwrap_or_else(|e| e.into_inner()).take());
+    }
+}
+
+/// Terminates a [`Pool`] from any thread; made by [`Pool::terminator`].
+#[derive(Clone)]
+pub struct Terminator {
+    shared: Arc<Shared>,
+}
+
+impl Terminator {
+    /// Stops the pool: outstanding items fail with [`TaskError::NotRun`]
+    /// carrying `reason`, and the workers are killed.
+    pub fn terminate(&self, reason: &str) {
+        self.shared.stop(reason);
+    }
+}
+
+impl std::fmt::Debug for Terminator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Terminator")
     }
 }
 

@@ -43,6 +43,10 @@ pub struct WorkerConfig {
     pub env: Vec<(String, String)>,
     /// The initializer export and its JSON argument array.
     pub initializer: Option<(String, String)>,
+    /// Limits on every call.
+    pub limits: crate::limits::Limits,
+    /// Host directories the task may see.
+    pub dirs: Vec<crate::sandbox::DirGrant>,
 }
 
 /// The outcome of one call, as a result frame carries it.

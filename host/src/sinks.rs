@@ -33,6 +33,12 @@ impl Args {
         serde_json::to_writer(&mut *buf, item).map_err(|e| e.to_string())?;
         match self {
             Args::Wrap => buf.push(b']'),
+            // `()` serializes as `null`: in Rust it means no arguments, as
+            // Python's `args=()` does.
+            Args::AsIs if &buf[start..] == b"null" => {
+                buf.truncate(start);
+                buf.extend_from_slice(b"[]");
+            }
             Args::AsIs => {
                 let json = &buf[start..];
                 if json.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'[') {
@@ -206,6 +212,10 @@ mod tests {
         buf.clear();
         Args::AsIs.encode(&(2, 3), &mut buf).unwrap();
         assert_eq!(buf, b"[2,3]");
+        buf.clear();
+        buf.clear();
+        Args::AsIs.encode(&(), &mut buf).unwrap();
+        assert_eq!(buf, b"[]", "unit means no arguments");
         buf.clear();
         let err = Args::AsIs.encode(&7, &mut buf).unwrap_err();
         assert!(err.contains("must be a JSON array, got `7`"), "{err}");

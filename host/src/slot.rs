@@ -6,11 +6,12 @@
 //! process turns result frames into deliveries.
 
 use std::collections::VecDeque;
-use std::io::{BufReader, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, select};
 
@@ -34,6 +35,8 @@ pub(crate) struct SlotConfig {
     pub max_tasks: Option<usize>,
     /// How often an item whose worker died may run again.
     pub retries: u32,
+    pub limits: crate::limits::Limits,
+    pub dirs: Vec<crate::sandbox::DirGrant>,
 }
 
 /// A slot's first start, reported to the builder.
@@ -70,8 +73,11 @@ struct Process {
     child: Child,
     stdin: ChildStdin,
     in_flight: Arc<Mutex<VecDeque<InFlight>>>,
+    /// When the worker last answered an item (or was given work while idle).
+    progress: Arc<Mutex<Instant>>,
     events: Receiver<Event>,
     reader: JoinHandle<()>,
+    stderr_relay: JoinHandle<()>,
 }
 
 struct Slot {
@@ -112,6 +118,7 @@ impl Slot {
             };
             let mut taken = 0;
             let mut fatal = None;
+            let mut hung = false;
             loop {
                 let retiring = self.config.max_tasks.is_some_and(|max| taken >= max);
                 let in_flight = process.in_flight.lock().unwrap_or_else(|e| e.into_inner()).len();
@@ -131,6 +138,18 @@ impl Slot {
                     continue;
                 }
                 let queue = if queue_open && !retiring && in_flight < WINDOW { &self.shared.queue } else { &never };
+                // The backstop: a worker with work that has not answered for
+                // twice the timeout and a second is stuck outside wasm.
+                let backstop = self
+                    .config
+                    .limits
+                    .timeout
+                    .filter(|_| in_flight > 0 && !hung)
+                    .map(|t| t * 2 + Duration::from_secs(1));
+                let wait = match backstop {
+                    Some(backstop) => (*lock(&process.progress) + backstop).saturating_duration_since(Instant::now()),
+                    None => Duration::from_secs(3600),
+                };
                 select! {
                     recv(queue) -> chunk => match chunk {
                         Ok(chunk) if chunk.sink.is_done() => {}
@@ -145,9 +164,15 @@ impl Slot {
                         Event::Fatal(message) => fatal = Some(message),
                         Event::Closed(corrupt) => {
                             let (status, held) = self.reap(process, corrupt.is_some());
-                            self.after_death(status, corrupt.or(fatal.take()), held, &mut retry);
+                            let hung = self.config.limits.timeout.filter(|_| hung).map(|t| t * 2 + Duration::from_secs(1));
+                            self.after_death(status, corrupt.or(fatal.take()), hung, held, &mut retry);
                             break;
                         }
+                    },
+                    default(wait) => if backstop.is_some() {
+                        hung = true;
+                        // Its reader reports the closed pipe next.
+                        let _ = process.child.kill();
                     },
                 }
             }
@@ -164,33 +189,39 @@ impl Slot {
             .arg(WORKER_ARG)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::piped())
             .spawn()
             .map_err(|source| BuildError::Spawn { worker: self.index, program: program.clone(), source })?;
         self.shared.set_pid(self.index, Some(child.id()));
         let mut stdin = child.stdin.take().expect("stdin is piped");
         let stdout = child.stdout.take().expect("stdout is piped");
+        let stderr_relay = relay_stderr(child.stderr.take().expect("stderr is piped"), self.index);
         let config = WorkerConfig {
             artifact: self.config.artifact.clone(),
             worker_index: self.index,
             workers: self.config.workers,
             env: self.config.env.clone(),
             initializer: self.config.initializer.clone(),
+            limits: self.config.limits.clone(),
+            dirs: self.config.dirs.clone(),
         };
         let body = serde_json::to_vec(&config).expect("the configuration serializes");
         let sent = protocol::write_frame(&mut stdin, protocol::TAG_START, &body);
 
         let in_flight = Arc::new(Mutex::new(VecDeque::new()));
         let (events_tx, events) = crossbeam_channel::unbounded();
+        let progress = Arc::new(Mutex::new(Instant::now()));
         let reader = {
-            let in_flight = Arc::clone(&in_flight);
+            let (in_flight, progress) = (Arc::clone(&in_flight), Arc::clone(&progress));
             let slot = self.index;
             std::thread::Builder::new()
                 .name(format!("rpool-reader-{slot}"))
-                .spawn(move || read_results(BufReader::with_capacity(1 << 16, stdout), slot, in_flight, events_tx))
+                .spawn(move || {
+                    read_results(BufReader::with_capacity(1 << 16, stdout), slot, in_flight, progress, events_tx)
+                })
                 .expect("a thread can be spawned")
         };
-        let process = Process { child, stdin, in_flight, events, reader };
+        let process = Process { child, stdin, in_flight, progress, events, reader, stderr_relay };
         let failed = |process: Process, message: String| {
             let (status, _) = self.reap(process, true);
             Err(BuildError::WorkerStart {
@@ -222,7 +253,7 @@ impl Slot {
     /// to exit and for its reader to finish; returns how it exited and the
     /// chunks it had not finished.
     fn reap(&self, process: Process, kill: bool) -> (ExitStatus, VecDeque<InFlight>) {
-        let Process { mut child, stdin, in_flight, events: _, reader } = process;
+        let Process { mut child, stdin, in_flight, progress: _, events: _, reader, stderr_relay } = process;
         drop(stdin);
         // Forget the pid before reaping, so that a `stop` never signals a
         // pid that the system may have given to another process.
@@ -232,6 +263,7 @@ impl Slot {
         }
         let status = child.wait().expect("the worker is our child");
         let _ = reader.join();
+        let _ = stderr_relay.join();
         let held = std::mem::take(&mut *in_flight.lock().unwrap_or_else(|e| e.into_inner()));
         (status, held)
     }
@@ -246,6 +278,7 @@ impl Slot {
         &self,
         status: ExitStatus,
         cannot_go_on: Option<String>,
+        hung: Option<Duration>,
         held: VecDeque<InFlight>,
         retry: &mut VecDeque<Chunk>,
     ) {
@@ -265,8 +298,16 @@ impl Slot {
         let mut held = held.into_iter();
         if let Some(InFlight { chunk, answered }) = held.next() {
             if let Some(running) = chunk.part(answered, Some(1), chunk.attempts + 1) {
-                if running.attempts > self.config.retries {
-                    let (worker, status) = (self.index, describe_status(status));
+                // A worker that hung was killed by the backstop: running the
+                // item again would hang again.
+                if running.attempts > self.config.retries || hung.is_some() {
+                    let worker = self.index;
+                    let status = match hung {
+                        Some(waited) => {
+                            format!("stopped answering for {} and was killed", crate::limits::format_duration(waited))
+                        }
+                        None => describe_status(status),
+                    };
                     running.fail_rest(0, |index| TaskError::WorkerLost {
                         index,
                         func: running.func.to_string(),
@@ -289,7 +330,12 @@ impl Process {
     /// Puts `chunk` in flight and writes it to the worker.
     fn send(&mut self, chunk: Chunk) {
         let frame = Arc::clone(&chunk.frame);
-        self.in_flight.lock().unwrap_or_else(|e| e.into_inner()).push_back(InFlight { chunk, answered: 0 });
+        let mut in_flight = lock(&self.in_flight);
+        if in_flight.is_empty() {
+            *lock(&self.progress) = Instant::now();
+        }
+        in_flight.push_back(InFlight { chunk, answered: 0 });
+        drop(in_flight);
         // A failed write means the worker died; its reader reports that, and
         // the chunk is dealt with then.
         let _ = self.stdin.write_all(&frame);
@@ -302,6 +348,7 @@ fn read_results(
     mut stdout: impl std::io::Read,
     slot: usize,
     in_flight: Arc<Mutex<VecDeque<InFlight>>>,
+    progress: Arc<Mutex<Instant>>,
     events: Sender<Event>,
 ) {
     let mut frame = Vec::new();
@@ -325,6 +372,7 @@ fn read_results(
                         break Some(format!("worker {slot}: a result for item {index} that was never sent"));
                     };
                     front.answered += 1;
+                    *lock(&progress) = Instant::now();
                     let done = front.answered == front.chunk.count;
                     let (sink, func) = (Arc::clone(&front.chunk.sink), Arc::clone(&front.chunk.func));
                     if done {
@@ -350,6 +398,31 @@ fn read_results(
         }
     };
     let _ = events.send(Event::Closed(corrupt));
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Copies a worker's stderr (its own, and its guest's stdout and stderr) to
+/// ours, line by line, each prefixed with the worker's index.
+fn relay_stderr(stderr: std::process::ChildStderr, slot: usize) -> JoinHandle<()> {
+    std::thread::Builder::new()
+        .name(format!("rpool-stderr-{slot}"))
+        .spawn(move || {
+            let mut reader = BufReader::new(stderr);
+            let mut line = Vec::new();
+            while reader.read_until(b'\n', &mut line).is_ok_and(|n| n > 0) {
+                if !line.ends_with(b"\n") {
+                    line.push(b'\n');
+                }
+                let mut out = std::io::stderr().lock();
+                let _ = write!(out, "[worker {slot}] ");
+                let _ = out.write_all(&line);
+                line.clear();
+            }
+        })
+        .expect("a thread can be spawned")
 }
 
 /// "exited with code 1", "was killed by signal 9 (SIGKILL)".

@@ -6,8 +6,7 @@ use std::ffi::OsStr;
 use std::io::{self, BufReader, BufWriter, Write};
 use std::time::{Duration, Instant};
 
-use crate::instance::TaskInstance;
-use crate::module::new_engine;
+use crate::instance::{EPOCH_TICK, Recipe, TaskInstance};
 use crate::protocol::{self, ToWorker};
 
 /// The first argument that puts a program into worker mode.
@@ -27,8 +26,23 @@ const FLUSH_AFTER: Duration = Duration::from_millis(2);
 /// `rpool-wasm` binary; otherwise it returns at once.
 pub fn run_worker_if_requested() {
     if std::env::args_os().nth(1).as_deref() == Some(OsStr::new(WORKER_ARG)) {
+        detach_from_terminal_signals();
         std::process::exit(worker_main());
     }
+}
+
+/// A worker dies with its parent, and leaves Ctrl-C to it: the parent
+/// decides what an interrupt means (it kills its workers itself).
+fn detach_from_terminal_signals() {
+    // The kernel kills this process when the thread that spawned it exits,
+    // so a parent killed by SIGKILL leaves no orphan behind.
+    let _ = rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL));
+    // SAFETY: setting a signal's disposition to "ignore" touches no memory.
+    unsafe {
+        libc::signal(libc::SIGINT, libc::SIG_IGN);
+    }
+    // A parent that died before the death signal was armed closed our
+    // stdin: the first read ends the worker.
 }
 
 /// The worker's main loop over stdin and stdout; returns its exit code.
@@ -68,8 +82,19 @@ fn serve(input: &mut impl io::Read, output: &mut impl Write) -> Result<(), Strin
     ];
     env.extend(config.env);
     let initializer = config.initializer.map(|(name, args)| (name, args.into_bytes()));
-    let engine = new_engine();
-    let mut instance = TaskInstance::new(&engine, &config.artifact, env, initializer)?;
+    let engine = config.limits.engine();
+    if config.limits.timeout.is_some() {
+        // Epoch interruption: the deadline of each call is counted in ticks.
+        let engine = engine.clone();
+        std::thread::spawn(move || {
+            loop {
+                std::thread::sleep(EPOCH_TICK);
+                engine.increment_epoch();
+            }
+        });
+    }
+    let recipe = Recipe { env, dirs: config.dirs, limits: config.limits, initializer };
+    let mut instance = TaskInstance::new(&engine, &config.artifact, recipe)?;
     protocol::write_frame(output, protocol::TAG_READY, &[]).map_err(io_err)?;
     output.flush().map_err(io_err)?;
 

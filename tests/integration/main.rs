@@ -5,8 +5,12 @@
 mod cli;
 mod errors;
 mod example;
+mod limits;
 mod pool_api;
 mod processes;
+mod properties;
+mod sandbox;
+mod signals;
 mod tutorial;
 mod wat;
 

@@ -83,3 +83,23 @@ fn an_item_whose_worker_keeps_dying_fails_naming_the_signal() {
     let after: i64 = pool.apply("square", (6,)).unwrap();
     assert_eq!(after, 36, "the pool goes on with a replacement");
 }
+
+#[test]
+fn killing_workers_again_and_again_loses_nothing_and_duplicates_nothing() {
+    let pool = pool(guests::PROBE).workers(2).retries(10).build().unwrap();
+    let items: Vec<u64> = (0..12).map(|i| 150 + i).collect();
+    let results: Vec<u64> = std::thread::scope(|scope| {
+        let pending = pool.func("sleep_ms").chunksize(1).map_async::<_, u64>(&items).unwrap();
+        scope.spawn(|| {
+            for round in 0..5 {
+                std::thread::sleep(Duration::from_millis(250));
+                let pids = pool.worker_pids();
+                if let Some(pid) = pids.get(round % pids.len().max(1)) {
+                    let _ = std::process::Command::new("kill").args(["-9", &pid.to_string()]).status();
+                }
+            }
+        });
+        pending.get().unwrap()
+    });
+    assert_eq!(results, items, "every result arrived exactly once, in its place");
+}

@@ -254,12 +254,20 @@ fn pool_sizes_give_the_same_cpu_task_results() {
 fn slow_square_runs_in_parallel_on_distinct_workers() {
     // Eight items of 200 ms on four workers: 1.6 s in series. The bound is
     // generous; speed itself is measured by the benchmarks.
+    // A serial run can never take less than 1.6 s; the best of three runs
+    // keeps a loaded machine's scheduling noise out of the verdict.
     let pool = tutorial(4);
-    let started = Instant::now();
-    let results: Vec<i64> = pool.func("slow_square").chunksize(1).map(0..8).unwrap();
-    let elapsed = started.elapsed();
-    assert_eq!(results, [0, 1, 4, 9, 16, 25, 36, 49]);
-    assert!(elapsed < Duration::from_millis(1200), "8 × 200 ms on 4 workers took {elapsed:?}");
+    let mut times = Vec::new();
+    for _ in 0..3 {
+        let started = Instant::now();
+        let results: Vec<i64> = pool.func("slow_square").chunksize(1).map(0..8).unwrap();
+        times.push(started.elapsed());
+        assert_eq!(results, [0, 1, 4, 9, 16, 25, 36, 49]);
+        if times.last().unwrap() < &Duration::from_millis(1200) {
+            break;
+        }
+    }
+    assert!(times.iter().any(|t| *t < Duration::from_millis(1200)), "8 × 200 ms on 4 workers took {times:?}");
     let whoami: Vec<Value> = pool.func("whoami").chunksize(1).map(0..8).unwrap();
     let mut workers: Vec<u64> = whoami.iter().map(|w| w["worker"].as_u64().unwrap()).collect();
     workers.sort();

@@ -27,8 +27,11 @@ Examples:
   rpool-wasm run square.wasm --imap-unordered -         items from stdin; {\"index\":i,\"result\":r} lines
   rpool-wasm run tutorial.wasm --func process_item --init init_worker --init-args '[10]' --map inputs.json
 
+Tasks see no files, no host environment and no network unless granted (--dir, --ro-dir, --env).
+
 Exit codes: 0 ok, 1 an item failed, 2 bad usage or input, 3 a worker could not start
-(initializer failed), 4 the pool could not run, 5 the output could not be written.";
+(initializer failed), 4 the pool could not run, 5 the output could not be written,
+130 interrupted (SIGINT), 143 terminated (SIGTERM).";
 
 #[derive(Debug, clap::Args)]
 #[command(group(ArgGroup::new("mode").required(true).args(["map", "starmap", "imap", "imap_unordered"])))]
@@ -86,6 +89,34 @@ pub(super) struct RunArgs {
     /// Write the results to FILE (replaced only once every item succeeded)
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+
+    /// Stop a call still running after DURATION (500ms, 2s, 1m); that item fails [default: none]
+    #[arg(long, value_name = "DURATION", value_parser = super::units::duration)]
+    pub timeout: Option<std::time::Duration>,
+
+    /// Cap each instance's linear memory (64MiB, 1GiB) [default: 1GiB]
+    #[arg(long, value_name = "SIZE", value_parser = super::units::size)]
+    pub max_memory: Option<u64>,
+
+    /// Cap one call's output or error message [default: 64MiB]
+    #[arg(long, value_name = "SIZE", value_parser = super::units::size)]
+    pub max_output: Option<u64>,
+
+    /// Give each call N units of fuel (about one per wasm instruction): a deterministic limit
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub fuel: Option<u64>,
+
+    /// Let tasks read and write a host directory, seen as GUEST [default GUEST: HOST]
+    #[arg(long, value_name = "HOST[::GUEST]")]
+    pub dir: Vec<String>,
+
+    /// Let tasks read a host directory, seen as GUEST [default GUEST: HOST]
+    #[arg(long, value_name = "HOST[::GUEST]")]
+    pub ro_dir: Vec<String>,
+
+    /// Give tasks an environment variable; NAME alone passes the host's value
+    #[arg(long, value_name = "NAME[=VALUE]")]
+    pub env: Vec<String>,
 }
 
 impl RunArgs {

@@ -19,6 +19,10 @@ pub enum ExitCode {
     Environment = 4,
     /// The output could not be written.
     Output = 5,
+    /// Interrupted by SIGINT (Ctrl-C): 128 + 2, as shells report it.
+    Interrupted = 130,
+    /// Stopped by SIGTERM: 128 + 15.
+    Terminated = 143,
 }
 
 impl From<ExitCode> for std::process::ExitCode {
@@ -41,6 +45,8 @@ pub enum CliError {
     Task(crate::TaskError),
     /// The output could not be written (exit 5).
     Output(String),
+    /// A signal stopped the run (exit 130 for SIGINT, 143 for SIGTERM).
+    Signal(i32),
 }
 
 impl CliError {
@@ -52,6 +58,8 @@ impl CliError {
             CliError::Environment(_) => ExitCode::Environment,
             CliError::Task(_) => ExitCode::TaskFailed,
             CliError::Output(_) => ExitCode::Output,
+            CliError::Signal(libc::SIGTERM) => ExitCode::Terminated,
+            CliError::Signal(_) => ExitCode::Interrupted,
         }
     }
 }
@@ -63,11 +71,17 @@ impl fmt::Display for CliError {
                 f.write_str(m)
             }
             CliError::Task(e) => e.fmt(f),
+            CliError::Signal(signal) => write!(f, "interrupted by {}; the workers were stopped", signal_name(*signal)),
         }
     }
 }
 
 impl std::error::Error for CliError {}
+
+/// "SIGINT" or "SIGTERM", the signals `run` handles.
+pub(super) fn signal_name(signal: i32) -> &'static str {
+    if signal == libc::SIGTERM { "SIGTERM" } else { "SIGINT" }
+}
 
 impl From<crate::BuildError> for CliError {
     fn from(error: crate::BuildError) -> Self {

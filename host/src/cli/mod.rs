@@ -7,6 +7,7 @@ mod exit;
 mod input;
 mod output;
 mod run;
+mod units;
 
 pub use exit::{CliError, ExitCode};
 

@@ -1,0 +1,77 @@
+//! Tasks that test the host's limits and sandbox rather than compute
+//! anything: each one does one thing a careless or hostile task might do.
+
+use rpool_guest::task;
+
+/// Runs forever (until the host's timeout or fuel limit stops it).
+#[task]
+pub fn spin() -> u64 {
+    let mut n: u64 = 0;
+    loop {
+        n = std::hint::black_box(n.wrapping_add(1));
+    }
+}
+
+/// Counts to `n`: a bounded amount of work, for fuel limits.
+#[task]
+pub fn count(n: u64) -> u64 {
+    let mut total: u64 = 0;
+    for i in 0..n {
+        total = std::hint::black_box(total.wrapping_add(i));
+    }
+    total
+}
+
+/// Allocates and touches `mib` MiB; returns how many bytes it held.
+#[task]
+pub fn allocate(mib: usize) -> usize {
+    let buffer = vec![1u8; mib << 20];
+    std::hint::black_box(&buffer).len()
+}
+
+/// Returns a string of `bytes` bytes.
+#[task]
+pub fn big_output(bytes: usize) -> String {
+    "x".repeat(bytes)
+}
+
+/// Reads a file through WASI.
+#[task]
+pub fn read_file(path: String) -> Result<String, String> {
+    std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))
+}
+
+/// Writes a file through WASI.
+#[task]
+pub fn write_file(path: String, contents: String) -> Result<(), String> {
+    std::fs::write(&path, contents).map_err(|e| format!("{path}: {e}"))
+}
+
+/// An environment variable, or null if the task cannot see it.
+#[task]
+pub fn env_var(name: String) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+/// Prints to stdout and stderr, then returns `x`: printing must never
+/// corrupt the results.
+#[task]
+pub fn chatter(x: i64) -> i64 {
+    println!("stdout says {x}");
+    eprintln!("stderr says {x}");
+    x
+}
+
+/// Recurses without end: a stack overflow (on purpose).
+#[task]
+#[allow(unconditional_recursion)]
+pub fn overflow_stack(depth: u64) -> u64 {
+    std::hint::black_box(overflow_stack(std::hint::black_box(depth + 1))) + 1
+}
+
+/// Sleeps `ms` milliseconds and returns it.
+#[task]
+pub fn sleep_ms(ms: u64) -> u64 {
+    std::thread::sleep(std::time::Duration::from_millis(ms));
+    ms
+}

@@ -1,0 +1,86 @@
+//! What one call of a task may use — time, memory, output, fuel — and the
+//! engine configuration those limits need. Sent to every worker in its start
+//! frame, so that the parent, which compiles, and the workers, which run,
+//! configure their engines identically.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// The default cap on each instance's linear memory: 1 GiB.
+pub const DEFAULT_MAX_MEMORY: u64 = 1 << 30;
+/// The default cap on one call's output: 64 MiB.
+pub const DEFAULT_MAX_OUTPUT: u64 = 64 << 20;
+
+/// Limits on every call of a task; see the [`PoolBuilder`](crate::PoolBuilder) setters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Limits {
+    /// How long one call may run before it is interrupted.
+    pub timeout: Option<Duration>,
+    /// The most linear memory an instance may grow to, in bytes.
+    pub max_memory: u64,
+    /// The most bytes one call may pass to `output_write` or `error_write`.
+    pub max_output: u64,
+    /// Fuel (roughly, wasm instructions) one call may use.
+    pub fuel: Option<u64>,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { timeout: None, max_memory: DEFAULT_MAX_MEMORY, max_output: DEFAULT_MAX_OUTPUT, fuel: None }
+    }
+}
+
+impl Limits {
+    /// The engine for these limits: epoch interruption only with a timeout,
+    /// fuel metering only with fuel, since each makes compiled code slower
+    /// (and a different artifact, which the cache keys on).
+    pub(crate) fn engine(&self) -> wasmtime::Engine {
+        let mut config = wasmtime::Config::new();
+        config.cranelift_opt_level(wasmtime::OptLevel::Speed);
+        config.epoch_interruption(self.timeout.is_some());
+        config.consume_fuel(self.fuel.is_some());
+        wasmtime::Engine::new(&config).expect("the engine configuration is valid")
+    }
+}
+
+/// A duration as a person writes it: `500ms`, `2s`, `1.5s`, `1m`.
+pub fn format_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms < 1000 {
+        format!("{ms}ms")
+    } else if ms % 60_000 == 0 {
+        format!("{}m", ms / 60_000)
+    } else if ms % 1000 == 0 {
+        format!("{}s", ms / 1000)
+    } else {
+        format!("{:.3}s", d.as_secs_f64())
+    }
+}
+
+/// A size as a person writes it: `64 MiB`, `1 GiB`, `1000 bytes`.
+pub fn format_size(bytes: u64) -> String {
+    const UNITS: [(&str, u64); 3] = [("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)];
+    for (unit, size) in UNITS {
+        if bytes >= size && bytes % size == 0 {
+            return format!("{} {unit}", bytes / size);
+        }
+    }
+    format!("{bytes} bytes")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats() {
+        assert_eq!(format_duration(Duration::from_millis(500)), "500ms");
+        assert_eq!(format_duration(Duration::from_secs(2)), "2s");
+        assert_eq!(format_duration(Duration::from_secs(120)), "2m");
+        assert_eq!(format_duration(Duration::from_millis(1500)), "1.500s");
+        assert_eq!(format_size(64 << 20), "64 MiB");
+        assert_eq!(format_size(1 << 30), "1 GiB");
+        assert_eq!(format_size(1000), "1000 bytes");
+    }
+}
