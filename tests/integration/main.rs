@@ -5,6 +5,7 @@
 mod cli;
 mod errors;
 mod example;
+mod languages;
 mod limits;
 mod pool_api;
 mod processes;
