@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::dispatch::Shared;
 use crate::error::BuildError;
 use crate::limits::Limits;
-use crate::module::TaskModule;
+use crate::module::{ModuleMode, TaskModule};
 use crate::pool::Pool;
 use crate::sandbox::DirGrant;
 use crate::slot::{self, SlotConfig};
@@ -42,6 +42,7 @@ pub struct PoolBuilder {
     cache_dir: Option<PathBuf>,
     limits: Limits,
     dirs: Vec<DirGrant>,
+    raw_output: bool,
 }
 
 impl PoolBuilder {
@@ -59,6 +60,7 @@ impl PoolBuilder {
             cache_dir: None,
             limits: Limits::default(),
             dirs: Vec::new(),
+            raw_output: false,
         }
     }
 
@@ -168,6 +170,18 @@ impl PoolBuilder {
         self
     }
 
+    /// For a WASI command module ([`ModuleMode::Command`]): take what the
+    /// command prints on stdout as text, so that each result is a JSON
+    /// string (without its trailing newlines), instead of parsing it as JSON.
+    /// [`build`](Self::build) refuses it for an ABI v1 module, whose results
+    /// are JSON by contract.
+    ///
+    /// Default: off.
+    pub fn raw_output(mut self, raw: bool) -> PoolBuilder {
+        self.raw_output = raw;
+        self
+    }
+
     /// The program to run as a worker (`PROGRAM __rpool-worker`).
     ///
     /// Default: `$RPOOL_WASM_WORKER` if set; else this executable if it is
@@ -218,6 +232,26 @@ impl PoolBuilder {
         let engine = self.limits.engine();
         let cache_dir = self.cache_dir.unwrap_or_else(cache::default_cache_dir);
         let module = TaskModule::load(&engine, &self.module, &cache_dir)?;
+        match module.mode {
+            ModuleMode::Command => {
+                if let Some((name, _)) = &self.initializer {
+                    return Err(BuildError::Setting(format!(
+                        "an initializer (--init {name}) needs an rpool ABI v1 module, but {} is a WASI command \
+                         (it exports `_start` and no task functions): each item runs in a fresh instance, so no \
+                         state an initializer set up would reach the items",
+                        self.module.display()
+                    )));
+                }
+            }
+            ModuleMode::Abi if self.raw_output => {
+                return Err(BuildError::Setting(format!(
+                    "raw output (--raw-output) is for WASI command modules, whose results are what they print; \
+                     {} is an rpool ABI v1 module, whose results are JSON",
+                    self.module.display()
+                )));
+            }
+            ModuleMode::Abi => {}
+        }
         let initializer = match self.initializer {
             None => None,
             Some((name, args)) => {
@@ -249,6 +283,8 @@ impl PoolBuilder {
             retries: self.retries,
             limits: self.limits,
             dirs: self.dirs,
+            mode: module.mode,
+            raw_output: self.raw_output,
         });
         let (shared, callbacks) = Shared::new(workers);
         let shared = Arc::new(shared);

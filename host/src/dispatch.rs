@@ -111,6 +111,8 @@ pub(crate) struct Shared {
     lifecycle: Mutex<Lifecycle>,
     pids: Mutex<Vec<Option<u32>>>,
     pub callbacks: Callbacks,
+    /// Items run again because their worker died while running them.
+    retried: std::sync::atomic::AtomicUsize,
 }
 
 impl Shared {
@@ -124,6 +126,7 @@ impl Shared {
             lifecycle: Mutex::new(lifecycle),
             pids: Mutex::new(vec![None; workers]),
             callbacks: Callbacks(callbacks),
+            retried: std::sync::atomic::AtomicUsize::new(0),
         };
         (shared, callback_rx)
     }
@@ -218,6 +221,16 @@ impl Shared {
     /// Records the pid of slot `slot`'s live worker (`None` once it is reaped).
     pub fn set_pid(&self, slot: usize, pid: Option<u32>) {
         self.pids.lock().unwrap_or_else(|e| e.into_inner())[slot] = pid;
+    }
+
+    /// An item is run again after its worker died.
+    pub fn count_retry(&self) {
+        self.retried.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// How many items were run again after their worker died.
+    pub fn retried(&self) -> usize {
+        self.retried.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The pids of the live workers.

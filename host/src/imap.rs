@@ -17,6 +17,12 @@ use crate::dispatch::Shared;
 use crate::error::TaskError;
 use crate::sinks::{Chunker, Stream, Streamed};
 
+/// Small items: a lazy job keeps up to this many submitted and not yet
+/// consumed, so that workers never wait on the consumer between items…
+const SMALL_ITEMS_WINDOW: usize = 4096;
+/// …as long as their encoded arguments stay under this many bytes.
+const WINDOW_BYTES: usize = 64 << 20;
+
 /// The feeding half shared by both iterators: pulls items lazily, submits
 /// them in chunks, and receives outcomes in completion order.
 struct Feed<I> {
@@ -26,7 +32,10 @@ struct Feed<I> {
     stream: Arc<Stream>,
     rx: Receiver<Streamed>,
     chunksize: usize,
+    /// What keeps every worker busy: its chunks in flight and one queued.
     window: usize,
+    /// Bytes of the chunks fed so far, to size the window for small items.
+    fed_bytes: usize,
     /// Outcomes taken from `rx`.
     received: usize,
     /// Outcomes handed to the caller: the window is counted from here, so
@@ -55,6 +64,7 @@ impl<I: Iterator<Item: Serialize>> Feed<I> {
             rx,
             chunksize,
             window: window.max(chunksize),
+            fed_bytes: 0,
             received: 0,
             released: 0,
             exhausted: false,
@@ -63,9 +73,10 @@ impl<I: Iterator<Item: Serialize>> Feed<I> {
 
     /// Submits chunks while the window has room and the input lasts.
     fn fill(&mut self) {
-        while !self.exhausted && self.chunker.next_index - self.released + self.chunksize <= self.window {
+        while !self.exhausted && self.chunker.next_index - self.released + self.chunksize <= self.effective_window() {
             let (chunk, taken) = self.chunker.chunk(&mut self.items, self.chunksize);
             if let Some(chunk) = chunk {
+                self.fed_bytes += chunk.frame.len();
                 self.shared.feed(chunk);
             }
             if taken < self.chunksize {
@@ -73,6 +84,15 @@ impl<I: Iterator<Item: Serialize>> Feed<I> {
                 self.shared.end_feeder();
             }
         }
+    }
+
+    /// The window, widened for small items (tiny chunks would otherwise make
+    /// every item wait for a round trip through the consumer).
+    fn effective_window(&self) -> usize {
+        let fed = self.chunker.next_index;
+        let per_item = if fed == 0 { 0 } else { self.fed_bytes / fed };
+        let small = SMALL_ITEMS_WINDOW.min(WINDOW_BYTES / per_item.max(1));
+        self.window.max(small)
     }
 
     /// The next outcome to complete, or `None` when every item is accounted for.
@@ -108,6 +128,59 @@ fn decode<R: DeserializeOwned>(func: &str, (index, outcome): Streamed) -> Result
     })
 }
 
+/// Outcomes as workers sent them (result JSON already validated there), in
+/// input order or in completion order: what the public iterators decode,
+/// and what the CLI writes out as is.
+pub(crate) struct RawStream<I> {
+    feed: Feed<I>,
+    /// In input order: outcomes that came early wait here.
+    ordered: Option<BTreeMap<usize, Streamed>>,
+    next: usize,
+}
+
+impl<I: Iterator<Item: Serialize>> RawStream<I> {
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        items: I,
+        func: Arc<str>,
+        args: crate::sinks::Args,
+        chunksize: usize,
+        window: usize,
+        ordered: bool,
+    ) -> Self {
+        RawStream {
+            feed: Feed::new(shared, items, func, args, chunksize, window),
+            ordered: ordered.then(BTreeMap::new),
+            next: 0,
+        }
+    }
+
+    fn func(&self) -> &str {
+        &self.feed.chunker.func
+    }
+}
+
+impl<I: Iterator<Item: Serialize>> Iterator for RawStream<I> {
+    type Item = Streamed;
+
+    fn next(&mut self) -> Option<Streamed> {
+        let Some(pending) = self.ordered.as_mut() else {
+            let outcome = self.feed.next_outcome()?;
+            self.feed.released += 1;
+            return Some(outcome);
+        };
+        loop {
+            if let Some(outcome) = pending.remove(&self.next) {
+                self.next += 1;
+                self.feed.released += 1;
+                return Some(outcome);
+            }
+            let outcome = self.feed.next_outcome()?;
+            pending.insert(outcome.0, outcome);
+        }
+    }
+}
+
 /// The iterator [`Pool::imap`](crate::Pool::imap) returns: results in input
 /// order, each as soon as it and those before it are ready.
 ///
@@ -115,27 +188,13 @@ fn decode<R: DeserializeOwned>(func: &str, (index, outcome): Streamed) -> Result
 /// iteration goes on with the next item (Python's `next()` raises for that
 /// item and can be called again).
 pub struct Imap<I, R> {
-    feed: Feed<I>,
-    pending: BTreeMap<usize, Streamed>,
-    next: usize,
+    raw: RawStream<I>,
     _result: PhantomData<fn() -> R>,
 }
 
 impl<I: Iterator<Item: Serialize>, R: DeserializeOwned> Imap<I, R> {
-    pub(crate) fn new(
-        shared: Arc<Shared>,
-        items: I,
-        func: Arc<str>,
-        args: crate::sinks::Args,
-        chunksize: usize,
-        window: usize,
-    ) -> Self {
-        Imap {
-            feed: Feed::new(shared, items, func, args, chunksize, window),
-            pending: BTreeMap::new(),
-            next: 0,
-            _result: PhantomData,
-        }
+    pub(crate) fn new(raw: RawStream<I>) -> Self {
+        Imap { raw, _result: PhantomData }
     }
 }
 
@@ -143,41 +202,27 @@ impl<I: Iterator<Item: Serialize>, R: DeserializeOwned> Iterator for Imap<I, R> 
     type Item = Result<R, TaskError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            if let Some(outcome) = self.pending.remove(&self.next) {
-                self.next += 1;
-                self.feed.released += 1;
-                return Some(decode(&self.feed.chunker.func, outcome));
-            }
-            let outcome = self.feed.next_outcome()?;
-            self.pending.insert(outcome.0, outcome);
-        }
+        let outcome = self.raw.next()?;
+        Some(decode(self.raw.func(), outcome))
     }
 }
 
 impl<I, R> std::fmt::Debug for Imap<I, R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Imap").field("next", &self.next).field("buffered", &self.pending.len()).finish()
+        f.debug_struct("Imap").field("next", &self.raw.next).finish_non_exhaustive()
     }
 }
 
 /// The iterator [`Pool::imap_unordered`](crate::Pool::imap_unordered)
 /// returns: `(index, result)` pairs in the order items complete.
 pub struct ImapUnordered<I, R> {
-    feed: Feed<I>,
+    raw: RawStream<I>,
     _result: PhantomData<fn() -> R>,
 }
 
 impl<I: Iterator<Item: Serialize>, R: DeserializeOwned> ImapUnordered<I, R> {
-    pub(crate) fn new(
-        shared: Arc<Shared>,
-        items: I,
-        func: Arc<str>,
-        args: crate::sinks::Args,
-        chunksize: usize,
-        window: usize,
-    ) -> Self {
-        ImapUnordered { feed: Feed::new(shared, items, func, args, chunksize, window), _result: PhantomData }
+    pub(crate) fn new(raw: RawStream<I>) -> Self {
+        ImapUnordered { raw, _result: PhantomData }
     }
 }
 
@@ -185,15 +230,14 @@ impl<I: Iterator<Item: Serialize>, R: DeserializeOwned> Iterator for ImapUnorder
     type Item = (usize, Result<R, TaskError>);
 
     fn next(&mut self) -> Option<Self::Item> {
-        let outcome = self.feed.next_outcome()?;
-        self.feed.released += 1;
+        let outcome = self.raw.next()?;
         let index = outcome.0;
-        Some((index, decode(&self.feed.chunker.func, outcome)))
+        Some((index, decode(self.raw.func(), outcome)))
     }
 }
 
 impl<I, R> std::fmt::Debug for ImapUnordered<I, R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ImapUnordered").field("received", &self.feed.received).finish()
+        f.debug_struct("ImapUnordered").field("received", &self.raw.feed.received).finish()
     }
 }

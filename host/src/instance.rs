@@ -174,7 +174,7 @@ pub(crate) struct Outcome<'a> {
 }
 
 impl<'a> Outcome<'a> {
-    fn new(status: Status, payload: impl Into<std::borrow::Cow<'a, [u8]>>) -> Self {
+    pub(crate) fn new(status: Status, payload: impl Into<std::borrow::Cow<'a, [u8]>>) -> Self {
         Outcome { status, payload: payload.into() }
     }
 }
@@ -183,11 +183,7 @@ impl TaskInstance {
     /// Maps the precompiled module, instantiates it and runs `_initialize`
     /// and the initializer. The error is the message a worker reports.
     pub fn new(engine: &Engine, artifact: &Path, recipe: Recipe) -> Result<TaskInstance, String> {
-        // SAFETY: the parent wrote this artifact with an engine configured
-        // from the same limits (see `Limits::engine`).
-        let module = unsafe { Module::deserialize_file(engine, artifact) }
-            .map_err(|e| format!("cannot load compiled module {}: {e}", artifact.display()))?;
-        let pre = linker(engine).instantiate_pre(&module).map_err(|e| format!("cannot link the module: {e:#}"))?;
+        let pre = load_pre(engine, artifact)?;
         let (store, instance) = instantiate(&pre, &recipe)?;
         Ok(TaskInstance { pre, recipe, store, instance, funcs: HashMap::new(), broken: false })
     }
@@ -205,18 +201,17 @@ impl TaskInstance {
             self.funcs.clear();
             self.broken = false;
         }
-        let typed = match self.funcs.get(func) {
-            Some(f) => f.clone(),
-            None => {
-                let f = self
-                    .instance
-                    .get_typed_func::<(), i32>(&mut self.store, func)
-                    .map_err(|e| format!("export `{func}`: {e}"))?;
-                self.funcs.insert(func.to_string(), f.clone());
-                f
-            }
-        };
-        let result = run(&mut self.store, &typed, input, &self.recipe.limits);
+        if !self.funcs.contains_key(func) {
+            let f = self
+                .instance
+                .get_typed_func::<(), i32>(&mut self.store, func)
+                .map_err(|e| format!("export `{func}`: {e}"))?;
+            self.funcs.insert(func.to_string(), f);
+        }
+        // Borrowed, not cloned: a clone registers the function's type anew,
+        // which costs more than a small task's whole call.
+        let typed = &self.funcs[func];
+        let result = run(&mut self.store, typed, input, &self.recipe.limits);
         let state = self.store.data();
         Ok(match result {
             Ok(0) => match state.output.get() {
@@ -248,12 +243,7 @@ fn run(store: &mut Store<HostState>, f: &TypedFunc<(), i32>, input: &[u8], limit
     state.input.extend_from_slice(input);
     state.output.reset();
     state.error.reset();
-    if let Some(fuel) = limits.fuel {
-        store.set_fuel(fuel).expect("fuel is enabled with a fuel limit");
-    }
-    if let Some(timeout) = limits.timeout {
-        store.set_epoch_deadline((timeout.as_millis() / EPOCH_TICK.as_millis()) as u64 + 1);
-    }
+    arm(store, limits);
     f.call(&mut *store, ()).map_err(|trap| {
         let trap = describe_trap(&trap, limits);
         match store.data().error.get() {
@@ -263,10 +253,70 @@ fn run(store: &mut Store<HostState>, f: &TypedFunc<(), i32>, input: &[u8], limit
     })
 }
 
+/// Gives the store one call's fuel and deadline.
+pub(crate) fn arm(store: &mut Store<HostState>, limits: &Limits) {
+    if let Some(fuel) = limits.fuel {
+        store.set_fuel(fuel).expect("fuel is enabled with a fuel limit");
+    }
+    if let Some(timeout) = limits.timeout {
+        store.set_epoch_deadline((timeout.as_millis() / EPOCH_TICK.as_millis()) as u64 + 1);
+    }
+}
+
+/// Maps the precompiled module and links it, once per worker: every
+/// instance after that is a cheap `InstancePre::instantiate`.
+pub(crate) fn load_pre(engine: &Engine, artifact: &Path) -> Result<InstancePre<HostState>, String> {
+    // SAFETY: the parent wrote this artifact with an engine configured
+    // from the same limits (see `Limits::engine`).
+    let module = unsafe { Module::deserialize_file(engine, artifact) }
+        .map_err(|e| format!("cannot load compiled module {}: {e}", artifact.display()))?;
+    linker(engine).instantiate_pre(&module).map_err(|e| format!("cannot link the module: {e:#}"))
+}
+
+/// The sandbox: no files, no host environment, no network; only the
+/// variables and directories the recipe grants. The caller sets stdio.
+pub(crate) fn sandbox(recipe: &Recipe) -> Result<WasiCtxBuilder, String> {
+    let mut wasi = WasiCtxBuilder::new();
+    for (k, v) in &recipe.env {
+        wasi.env(k, v);
+    }
+    for dir in &recipe.dirs {
+        let perms = if dir.read_only { FsPerms::ReadOnly } else { FsPerms::ReadWrite };
+        wasi.preopened_dir(&dir.host, &dir.guest, perms)
+            .map_err(|e| format!("cannot grant directory {}: {e}", dir.host.display()))?;
+    }
+    Ok(wasi)
+}
+
+/// A store for one instance, with the memory limiter and, outside calls, no
+/// fuel or deadline limit.
+pub(crate) fn new_store(engine: &Engine, wasi: WasiP1Ctx, limits: &Limits) -> Store<HostState> {
+    let state = HostState {
+        wasi,
+        memory: None,
+        input: Vec::new(),
+        output: Captured::default(),
+        error: Captured::default(),
+        max_memory: limits.max_memory,
+        max_output: limits.max_output,
+    };
+    let mut store = Store::new(engine, state);
+    store.limiter(|state| state as &mut dyn wasmtime::ResourceLimiter);
+    if limits.fuel.is_some() {
+        store.set_fuel(u64::MAX).expect("fuel is enabled with a fuel limit");
+    }
+    if limits.timeout.is_some() {
+        // Instantiation and `_initialize` are not a task's call: no deadline
+        // (the delta is added to the current epoch, so not u64::MAX).
+        store.set_epoch_deadline(u64::MAX / 2);
+    }
+    store
+}
+
 /// A trap's description on one line: the limit it hit, the trap code or
 /// the host's error, without the wasm backtrace (which is for debugging,
 /// not for a result).
-fn describe_trap(e: &wasmtime::Error, limits: &Limits) -> String {
+pub(crate) fn describe_trap(e: &wasmtime::Error, limits: &Limits) -> String {
     match e.downcast_ref::<wasmtime::Trap>() {
         Some(wasmtime::Trap::Interrupt) => match limits.timeout {
             Some(timeout) => format!("timed out after {}", format_duration(timeout)),
@@ -281,38 +331,11 @@ fn describe_trap(e: &wasmtime::Error, limits: &Limits) -> String {
 }
 
 fn instantiate(pre: &InstancePre<HostState>, recipe: &Recipe) -> Result<(Store<HostState>, Instance), String> {
-    // The sandbox: no files, no host environment, no network; only the
-    // variables and directories granted. Guest stdout goes to stderr,
-    // because the worker's stdout carries result frames.
-    let mut wasi = WasiCtxBuilder::new();
+    // Guest stdout goes to stderr, because the worker's stdout carries
+    // result frames.
+    let mut wasi = sandbox(recipe)?;
     wasi.stdout(std::io::stderr()).stderr(std::io::stderr());
-    for (k, v) in &recipe.env {
-        wasi.env(k, v);
-    }
-    for dir in &recipe.dirs {
-        let perms = if dir.read_only { FsPerms::ReadOnly } else { FsPerms::ReadWrite };
-        wasi.preopened_dir(&dir.host, &dir.guest, perms)
-            .map_err(|e| format!("cannot grant directory {}: {e}", dir.host.display()))?;
-    }
-    let state = HostState {
-        wasi: wasi.build_p1(),
-        memory: None,
-        input: Vec::new(),
-        output: Captured::default(),
-        error: Captured::default(),
-        max_memory: recipe.limits.max_memory,
-        max_output: recipe.limits.max_output,
-    };
-    let mut store = Store::new(pre.module().engine(), state);
-    store.limiter(|state| state as &mut dyn wasmtime::ResourceLimiter);
-    if recipe.limits.fuel.is_some() {
-        store.set_fuel(u64::MAX).expect("fuel is enabled with a fuel limit");
-    }
-    if recipe.limits.timeout.is_some() {
-        // Instantiation and `_initialize` are not a task's call: no deadline
-        // (the delta is added to the current epoch, so not u64::MAX).
-        store.set_epoch_deadline(u64::MAX / 2);
-    }
+    let mut store = new_store(pre.module().engine(), wasi.build_p1(), &recipe.limits);
     let instance = pre.instantiate(&mut store).map_err(|e| format!("cannot instantiate the module: {e:#}"))?;
     store.data_mut().memory = instance.get_memory(&mut store, "memory");
     if let Ok(init) = instance.get_typed_func::<(), ()>(&mut store, "_initialize") {

@@ -1,21 +1,90 @@
 //! Loading a task module in the parent: read it (binary or WAT), check it
-//! against ABI v1, compile it once into the artifact cache, and list its task
-//! exports.
+//! against ABI v1, compile it once into the artifact cache, list its task
+//! exports, and tell which way it runs: as an ABI v1 module or as a WASI
+//! command (`_start` and no task functions).
 
 use std::path::{Path, PathBuf};
 
+use serde::{Deserialize, Serialize};
 use wasmtime::{Engine, ExternType, FuncType, Module, ValType};
 
 use crate::cache;
 use crate::error::{BuildError, ExportError};
 use crate::instance;
 
+/// How the host runs a task module, decided when the module is loaded.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum ModuleMode {
+    /// rpool ABI v1 (`docs/abi.md`): task exports of type `() -> i32` that
+    /// read the JSON argument array through the `rpool` imports, on one
+    /// long-lived instance per worker.
+    #[default]
+    Abi,
+    /// A WASI command: the module exports `_start` and no task functions
+    /// (a plain `fn main`, a C `main`). Each item runs a fresh instance from
+    /// `_start`, with the item's JSON on stdin and its result JSON on stdout;
+    /// a non-zero exit status fails the item with the tail of its stderr.
+    Command,
+}
+
+impl ModuleMode {
+    /// How people call it: `rpool ABI v1` or `WASI command`.
+    pub fn describe(self) -> &'static str {
+        match self {
+            ModuleMode::Abi => "rpool ABI v1",
+            ModuleMode::Command => "WASI command",
+        }
+    }
+}
+
+impl std::fmt::Display for ModuleMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.describe())
+    }
+}
+
+/// A WASI command's entry point: the one "task" of a command-mode module.
+pub(crate) const COMMAND_ENTRY: &str = "_start";
+
+/// Exports of type `() -> i32` that toolchains add to a WASI command beside
+/// `_start`, which are not tasks: Rust and wasi-libc export `__main_void`,
+/// the `main` that `_start` calls after setting up the C runtime.
+const TOOLCHAIN_EXPORTS: [&str; 1] = ["__main_void"];
+
+/// The module's task exports (functions of type `() -> i32`), in its order.
+pub(crate) fn task_exports(module: &Module) -> Vec<String> {
+    module
+        .exports()
+        .filter(|e| matches!(e.ty(), ExternType::Func(f) if is_task_type(&f)))
+        .map(|e| e.name().to_string())
+        .collect()
+}
+
+/// A module is a WASI command when it exports `_start` of type `() -> ()`
+/// and no task function other than the toolchain's own; otherwise it is an
+/// ABI v1 module (a module with both runs its tasks and never `_start`).
+pub(crate) fn detect_mode(module: &Module, tasks: &[String]) -> ModuleMode {
+    let start = module.exports().any(|e| {
+        e.name() == COMMAND_ENTRY
+            && matches!(e.ty(), ExternType::Func(f) if f.params().len() == 0 && f.results().len() == 0)
+    });
+    if start && tasks.iter().all(|t| TOOLCHAIN_EXPORTS.contains(&t.as_str())) {
+        ModuleMode::Command
+    } else {
+        ModuleMode::Abi
+    }
+}
+
 /// A loaded, checked and compiled task module.
 #[derive(Debug)]
 pub(crate) struct TaskModule {
     /// The compiled artifact workers map.
     pub artifact: PathBuf,
-    /// Task exports (functions of type `() -> i32`), in the module's order.
+    /// How workers run it.
+    pub mode: ModuleMode,
+    /// Task exports (functions of type `() -> i32`), in the module's order;
+    /// for a WASI command, its entry point `_start` alone.
     pub tasks: Vec<String>,
     /// Every other export, with a description of what it is.
     others: Vec<(String, String)>,
@@ -24,16 +93,8 @@ pub(crate) struct TaskModule {
 impl TaskModule {
     /// Reads, checks and compiles (or finds in the cache) the module at `path`.
     pub fn load(engine: &Engine, path: &Path, cache_dir: &Path) -> Result<TaskModule, BuildError> {
-        let bytes = std::fs::read(path).map_err(|source| BuildError::ReadModule { path: path.into(), source })?;
+        let wasm = read_wasm(path)?;
         let invalid = |message: String| BuildError::InvalidModule { path: path.into(), message };
-        let wasm = if bytes.starts_with(b"\0asm") {
-            bytes
-        } else if looks_like_text(&bytes) {
-            wat::parse_bytes(&bytes).map_err(|e| invalid(one_line(&e.to_string())))?.into_owned()
-        } else {
-            return Err(invalid("no WebAssembly magic number (\\0asm) and not WAT text".into()));
-        };
-
         let artifact = cache::artifact_path(cache_dir, engine, &wasm);
         // SAFETY: the cache holds only artifacts this code wrote, named by the
         // engine's compatibility hash; wasmtime checks the header anyway.
@@ -67,10 +128,15 @@ impl TaskModule {
                 _ => others.push((export.name().to_string(), "not a function".into())),
             }
         }
-        if !memory {
-            return Err(BuildError::NoMemory { path: path.into() });
+        let mode = detect_mode(&module, &tasks);
+        match mode {
+            // A command exchanges data through stdin and stdout, not through
+            // its memory, so it need not export one.
+            ModuleMode::Command => tasks = vec![COMMAND_ENTRY.to_string()],
+            ModuleMode::Abi if !memory => return Err(BuildError::NoMemory { path: path.into() }),
+            ModuleMode::Abi => {}
         }
-        Ok(TaskModule { artifact, tasks, others })
+        Ok(TaskModule { artifact, mode, tasks, others })
     }
 
     /// Checks that `name` is a task export.
@@ -94,6 +160,19 @@ impl TaskModule {
     }
 }
 
+/// The module's binary: the file itself, or the binary of its WAT text.
+pub(crate) fn read_wasm(path: &Path) -> Result<Vec<u8>, BuildError> {
+    let bytes = std::fs::read(path).map_err(|source| BuildError::ReadModule { path: path.into(), source })?;
+    let invalid = |message: String| BuildError::InvalidModule { path: path.into(), message };
+    if bytes.starts_with(b"\0asm") {
+        Ok(bytes)
+    } else if looks_like_text(&bytes) {
+        Ok(wat::parse_bytes(&bytes).map_err(|e| invalid(one_line(&e.to_string())))?.into_owned())
+    } else {
+        Err(invalid("no WebAssembly magic number (\\0asm) and not WAT text".into()))
+    }
+}
+
 /// WAT text starts (after white space and comments) with `(`.
 fn looks_like_text(bytes: &[u8]) -> bool {
     let Ok(text) = std::str::from_utf8(bytes) else {
@@ -107,15 +186,15 @@ fn looks_like_text(bytes: &[u8]) -> bool {
 }
 
 /// Error messages are one line: the WAT parser and wasmtime write several.
-fn one_line(message: &str) -> String {
+pub(crate) fn one_line(message: &str) -> String {
     message.split('\n').map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ")
 }
 
-fn is_task_type(f: &FuncType) -> bool {
+pub(crate) fn is_task_type(f: &FuncType) -> bool {
     f.params().len() == 0 && f.results().len() == 1 && matches!(f.results().next(), Some(ValType::I32))
 }
 
-fn type_string(f: &FuncType) -> String {
+pub(crate) fn type_string(f: &FuncType) -> String {
     let list =
         |tys: &mut dyn ExactSizeIterator<Item = ValType>| tys.map(|t| t.to_string()).collect::<Vec<_>>().join(", ");
     format!("({}) -> ({})", list(&mut f.params()), list(&mut f.results()))

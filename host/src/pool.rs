@@ -12,7 +12,7 @@ use crate::async_result::{AsyncResult, Core, OnError, OnSuccess};
 use crate::builder::PoolBuilder;
 use crate::dispatch::Shared;
 use crate::error::{ExportError, JoinError, MapError, SubmitError, TaskError};
-use crate::imap::{Imap, ImapUnordered};
+use crate::imap::{Imap, ImapUnordered, RawStream};
 use crate::module::TaskModule;
 use crate::sinks::{Args, Chunker, Collect, default_chunksize};
 use crate::slot::WINDOW;
@@ -95,6 +95,12 @@ impl Pool {
     /// does not wait for the workers (the pool's owner joins them).
     pub fn terminator(&self) -> Terminator {
         Terminator { shared: Arc::clone(&self.shared) }
+    }
+
+    /// How many items were run again because their worker died while running
+    /// them (see [`PoolBuilder::retries`]), over the pool's life.
+    pub fn retried_items(&self) -> usize {
+        self.shared.retried()
     }
 
     /// The module's task exports (functions of type `() -> i32`), in its order.
@@ -321,7 +327,7 @@ impl<'p> Func<'p> {
         &self,
         items: impl IntoIterator<Item = A>,
     ) -> Result<AsyncResult<Vec<R>>, SubmitError> {
-        self.collect(Args::Wrap, items, |all| all, None, None)
+        self.collect(self.item_args(), items, |all| all, None, None)
     }
 
     /// See [`Pool::starmap_async`].
@@ -348,7 +354,7 @@ impl<'p> Func<'p> {
         callback: impl FnOnce(&Vec<R>) + Send + 'static,
         error_callback: impl FnOnce(&TaskError) + Send + 'static,
     ) -> Result<AsyncResult<Vec<R>>, SubmitError> {
-        self.collect(Args::Wrap, items, |all| all, Some(Box::new(callback)), Some(Box::new(error_callback)))
+        self.collect(self.item_args(), items, |all| all, Some(Box::new(callback)), Some(Box::new(error_callback)))
     }
 
     /// `starmap_async` with callbacks, as [`map_async_with`](Self::map_async_with).
@@ -376,8 +382,7 @@ impl<'p> Func<'p> {
         &self,
         items: I,
     ) -> Result<Imap<I::IntoIter, R>, SubmitError> {
-        let (func, chunksize, window) = self.begin_lazy()?;
-        Ok(Imap::new(Arc::clone(&self.pool.shared), items.into_iter(), func, Args::Wrap, chunksize, window))
+        Ok(Imap::new(self.raw_stream(items, self.item_args(), true)?))
     }
 
     /// See [`Pool::imap_unordered`].
@@ -385,17 +390,60 @@ impl<'p> Func<'p> {
         &self,
         items: I,
     ) -> Result<ImapUnordered<I::IntoIter, R>, SubmitError> {
-        let (func, chunksize, window) = self.begin_lazy()?;
-        Ok(ImapUnordered::new(Arc::clone(&self.pool.shared), items.into_iter(), func, Args::Wrap, chunksize, window))
+        Ok(ImapUnordered::new(self.raw_stream(items, self.item_args(), false)?))
     }
 
-    /// A lazy job's export, chunksize and window: enough chunks to keep
-    /// every worker's window full with one more queued behind each.
-    fn begin_lazy(&self) -> Result<(Arc<str>, usize, usize), SubmitError> {
+    /// Lazy, ordered `starmap`: each item is the argument array. (Python has
+    /// no `istarmap`; it is `imap` with `starmap`'s call.)
+    pub fn istarmap<I: IntoIterator<Item: Serialize>, R: DeserializeOwned>(
+        &self,
+        items: I,
+    ) -> Result<Imap<I::IntoIter, R>, SubmitError> {
+        Ok(Imap::new(self.raw_stream(items, Args::AsIs, true)?))
+    }
+
+    /// Lazy `starmap` in completion order, as [`istarmap`](Self::istarmap).
+    pub fn istarmap_unordered<I: IntoIterator<Item: Serialize>, R: DeserializeOwned>(
+        &self,
+        items: I,
+    ) -> Result<ImapUnordered<I::IntoIter, R>, SubmitError> {
+        Ok(ImapUnordered::new(self.raw_stream(items, Args::AsIs, false)?))
+    }
+
+    /// A lazy map (`star`: starmap) whose outcomes are the JSON bytes the
+    /// workers sent, for callers that pass results on without decoding them.
+    pub(crate) fn raw_map<I: IntoIterator<Item: Serialize>>(
+        &self,
+        items: I,
+        star: bool,
+        ordered: bool,
+    ) -> Result<RawStream<I::IntoIter>, SubmitError> {
+        self.raw_stream(items, if star { Args::AsIs } else { self.item_args() }, ordered)
+    }
+
+    /// How map and imap pass an item: as the one argument, `[x]` (ABI v1),
+    /// or to a WASI command, as the item itself, its stdin.
+    fn item_args(&self) -> Args {
+        match self.pool.module.mode {
+            crate::module::ModuleMode::Command => Args::Item,
+            crate::module::ModuleMode::Abi => Args::Wrap,
+        }
+    }
+
+    /// A lazy job's outcomes as workers sent them, in input order or not:
+    /// enough chunks in flight to keep every worker's window full, with one
+    /// more queued behind each.
+    pub(crate) fn raw_stream<I: IntoIterator<Item: Serialize>>(
+        &self,
+        items: I,
+        args: Args,
+        ordered: bool,
+    ) -> Result<RawStream<I::IntoIter>, SubmitError> {
         let func = self.resolve()?;
         self.pool.shared.begin_feeder()?;
         let chunksize = self.chunksize.unwrap_or(1);
-        Ok((func, chunksize, chunksize * self.pool.workers * (WINDOW + 1)))
+        let window = chunksize * self.pool.workers * (WINDOW + 1);
+        Ok(RawStream::new(Arc::clone(&self.pool.shared), items.into_iter(), func, args, chunksize, window, ordered))
     }
 
     fn collect<A: Serialize, R: DeserializeOwned + Send + 'static, T: Send + 'static>(

@@ -47,6 +47,14 @@ pub struct WorkerConfig {
     pub limits: crate::limits::Limits,
     /// Host directories the task may see.
     pub dirs: Vec<crate::sandbox::DirGrant>,
+    /// How to run the module: ABI v1 calls on one instance, or a WASI
+    /// command with a fresh instance per item. (Absent from an older
+    /// parent's frame: ABI v1.)
+    #[serde(default)]
+    pub mode: crate::module::ModuleMode,
+    /// In command mode, take stdout as text: the result is a JSON string.
+    #[serde(default)]
+    pub raw_output: bool,
 }
 
 /// The outcome of one call, as a result frame carries it.

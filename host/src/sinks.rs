@@ -14,13 +14,16 @@ use crate::dispatch::{Callbacks, Chunk, Sink};
 use crate::error::TaskError;
 use crate::protocol::ChunkEncoder;
 
-/// How an item becomes a call's JSON argument array (ABI v1).
+/// How an item becomes a call's input: its JSON argument array (ABI v1),
+/// or a WASI command's stdin.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Args {
     /// map/imap: the item `x` is the one argument, `[x]`.
     Wrap,
     /// starmap/apply: the item is the argument array itself.
     AsIs,
+    /// map/imap of a WASI command: the item itself, whatever it is.
+    Item,
 }
 
 impl Args {
@@ -33,6 +36,7 @@ impl Args {
         serde_json::to_writer(&mut *buf, item).map_err(|e| e.to_string())?;
         match self {
             Args::Wrap => buf.push(b']'),
+            Args::Item => {}
             // `()` serializes as `null`: in Rust it means no arguments, as
             // Python's `args=()` does.
             Args::AsIs if &buf[start..] == b"null" => {
@@ -223,5 +227,12 @@ mod tests {
         buf.clear();
         Args::AsIs.encode(&raw, &mut buf).unwrap();
         assert_eq!(buf, b"[1, 2]");
+        // A WASI command's stdin is the item itself, an array or not.
+        buf.clear();
+        Args::Item.encode(&5, &mut buf).unwrap();
+        assert_eq!(buf, b"5");
+        buf.clear();
+        Args::Item.encode(&(2, 3), &mut buf).unwrap();
+        assert_eq!(buf, b"[2,3]");
     }
 }

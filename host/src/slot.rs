@@ -37,6 +37,8 @@ pub(crate) struct SlotConfig {
     pub retries: u32,
     pub limits: crate::limits::Limits,
     pub dirs: Vec<crate::sandbox::DirGrant>,
+    pub mode: crate::module::ModuleMode,
+    pub raw_output: bool,
 }
 
 /// A slot's first start, reported to the builder.
@@ -204,6 +206,8 @@ impl Slot {
             initializer: self.config.initializer.clone(),
             limits: self.config.limits.clone(),
             dirs: self.config.dirs.clone(),
+            mode: self.config.mode,
+            raw_output: self.config.raw_output,
         };
         let body = serde_json::to_vec(&config).expect("the configuration serializes");
         let sent = protocol::write_frame(&mut stdin, protocol::TAG_START, &body);
@@ -315,6 +319,7 @@ impl Slot {
                         status: status.clone(),
                     });
                 } else {
+                    self.shared.count_retry();
                     retry.push_back(running);
                 }
             }

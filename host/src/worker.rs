@@ -6,7 +6,9 @@ use std::ffi::OsStr;
 use std::io::{self, BufReader, BufWriter, Write};
 use std::time::{Duration, Instant};
 
-use crate::instance::{EPOCH_TICK, Recipe, TaskInstance};
+use crate::command::CommandRunner;
+use crate::instance::{EPOCH_TICK, Outcome, Recipe, TaskInstance};
+use crate::module::ModuleMode;
 use crate::protocol::{self, ToWorker};
 
 /// The first argument that puts a program into worker mode.
@@ -82,7 +84,10 @@ fn serve(input: &mut impl io::Read, output: &mut impl Write) -> Result<(), Strin
     ];
     env.extend(config.env);
     let initializer = config.initializer.map(|(name, args)| (name, args.into_bytes()));
-    let engine = config.limits.engine();
+    let engine = match config.mode {
+        ModuleMode::Command => crate::command::engine(&config.limits),
+        ModuleMode::Abi => config.limits.engine(),
+    };
     if config.limits.timeout.is_some() {
         // Epoch interruption: the deadline of each call is counted in ticks.
         let engine = engine.clone();
@@ -94,7 +99,12 @@ fn serve(input: &mut impl io::Read, output: &mut impl Write) -> Result<(), Strin
         });
     }
     let recipe = Recipe { env, dirs: config.dirs, limits: config.limits, initializer };
-    let mut instance = TaskInstance::new(&engine, &config.artifact, recipe)?;
+    let mut runner = match config.mode {
+        ModuleMode::Abi => Runner::Abi(TaskInstance::new(&engine, &config.artifact, recipe)?),
+        ModuleMode::Command => {
+            Runner::Command(CommandRunner::new(&engine, &config.artifact, recipe, config.raw_output)?)
+        }
+    };
     protocol::write_frame(output, protocol::TAG_READY, &[]).map_err(io_err)?;
     output.flush().map_err(io_err)?;
 
@@ -111,7 +121,7 @@ fn serve(input: &mut impl io::Read, output: &mut impl Write) -> Result<(), Strin
         let mut last_flush = Instant::now();
         for item in chunk.items() {
             let (index, args) = item.map_err(|e| format!("protocol error: {e}"))?;
-            let outcome = instance.call(chunk.func, args)?;
+            let outcome = runner.call(chunk.func, args)?;
             protocol::write_result(output, index, outcome.status, &outcome.payload).map_err(io_err)?;
             if last_flush.elapsed() >= FLUSH_AFTER {
                 output.flush().map_err(io_err)?;
@@ -119,5 +129,23 @@ fn serve(input: &mut impl io::Read, output: &mut impl Write) -> Result<(), Strin
             }
         }
         output.flush().map_err(io_err)?;
+    }
+}
+
+/// What runs a worker's items: the module's one long-lived instance (ABI v1),
+/// or a fresh instance of a WASI command per item.
+enum Runner {
+    Abi(TaskInstance),
+    Command(CommandRunner),
+}
+
+impl Runner {
+    /// Runs one item; `Err` means the worker cannot go on.
+    fn call(&mut self, func: &str, args: &[u8]) -> Result<Outcome<'_>, String> {
+        match self {
+            Runner::Abi(instance) => instance.call(func, args),
+            // The parent only ever asks a command for `_start`.
+            Runner::Command(command) => Ok(command.call(args)),
+        }
     }
 }

@@ -30,7 +30,7 @@ fn a_missing_inputs_file() {
 fn malformed_inputs_json_names_line_and_column() {
     let out = run_map(guests::SQUARE, "[1,\n 2,,]");
     out.failure(2);
-    out.one_line_error("-: invalid JSON: expected value at line 2 column 4");
+    out.one_line_error("-: invalid JSON at line 2 column 4: expected value");
 }
 
 #[test]

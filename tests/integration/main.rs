@@ -12,6 +12,7 @@ mod processes;
 mod properties;
 mod sandbox;
 mod signals;
+mod streaming;
 mod tutorial;
 mod wat;
 

@@ -163,7 +163,8 @@ fn imap_is_lazy_over_an_endless_iterator() {
     let first: Vec<i64> = pool.imap("square", endless).unwrap().take(10).map(Result::unwrap).collect();
     assert_eq!(first, (0..10).map(|x| x * x).collect::<Vec<_>>());
     let pulled = pulled.load(Ordering::Relaxed);
-    assert!(pulled < 100, "imap pulled {pulled} items to yield 10: it must not read ahead without bound");
+    // The window for small items is 4096 outstanding (not yet consumed) items.
+    assert!(pulled <= 4096 + 10 + 1, "imap pulled {pulled} items to yield 10: it must not read ahead without bound");
 }
 
 #[test]

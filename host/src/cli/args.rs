@@ -6,17 +6,25 @@ use clap::{ArgGroup, Parser, Subcommand};
 
 /// Python's multiprocessing.Pool, where the tasks are WebAssembly modules.
 #[derive(Debug, Parser)]
-#[command(name = "rpool-wasm", version, about, propagate_version = true)]
+#[command(name = "rpool-wasm", version = VERSION, about, propagate_version = true)]
 pub(super) struct Cli {
     #[command(subcommand)]
     pub command: Command,
 }
+
+/// The version, with the wasmtime it embeds (which decides what modules run).
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (wasmtime ", env!("RPOOL_WASMTIME_VERSION"), ")");
 
 #[derive(Debug, Subcommand)]
 pub(super) enum Command {
     /// Run a task module over the items of a JSON file, in a pool of worker processes.
     #[command(after_help = RUN_EXAMPLES)]
     Run(RunArgs),
+    /// Print a shell completion script: `rpool-wasm completions bash > /etc/bash_completion.d/rpool-wasm`
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
 }
 
 const RUN_EXAMPLES: &str = "\
@@ -26,6 +34,7 @@ Examples:
   rpool-wasm run square.wasm --imap inputs.json         one result per line, in order
   rpool-wasm run square.wasm --imap-unordered -         items from stdin; {\"index\":i,\"result\":r} lines
   rpool-wasm run tutorial.wasm --func process_item --init init_worker --init-args '[10]' --map inputs.json
+  rpool-wasm run square.wasm --imap items.jsonl --keep-going --journal run.journal | head
 
 Tasks see no files, no host environment and no network unless granted (--dir, --ro-dir, --env).
 
@@ -86,6 +95,29 @@ pub(super) struct RunArgs {
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub retries: u32,
 
+    /// How the inputs are laid out: a JSON array, or JSON Lines (one item per line)
+    /// [default: jsonl for .jsonl/.ndjson files, else json]
+    #[arg(long, value_name = "FORMAT", value_parser = ["json", "jsonl"])]
+    pub input_format: Option<String>,
+
+    /// Run every item even when some fail; report the failed ones at the end (exit 1).
+    /// With --imap*, a failed item is a line {"index": i, "error": "..."}; with --map, null
+    #[arg(long)]
+    pub keep_going: bool,
+
+    /// Append each finished result to FILE as it completes; run again with the same
+    /// journal to compute only the items that are missing
+    #[arg(long, value_name = "FILE")]
+    pub journal: Option<PathBuf>,
+
+    /// No progress bar and no summary on stderr
+    #[arg(short, long, conflicts_with = "progress")]
+    pub quiet: bool,
+
+    /// Show the progress bar even when stderr is not a terminal
+    #[arg(long)]
+    pub progress: bool,
+
     /// Write the results to FILE (replaced only once every item succeeded)
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
@@ -139,4 +171,16 @@ pub(super) enum Mode {
     Starmap,
     Imap,
     ImapUnordered,
+}
+
+impl Mode {
+    /// The flag's name, without dashes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Map => "map",
+            Mode::Starmap => "starmap",
+            Mode::Imap => "imap",
+            Mode::ImapUnordered => "imap-unordered",
+        }
+    }
 }

@@ -47,6 +47,10 @@ pub enum CliError {
     Output(String),
     /// A signal stopped the run (exit 130 for SIGINT, 143 for SIGTERM).
     Signal(i32),
+    /// With `--keep-going`, this many items failed (exit 1); each was reported.
+    ItemsFailed(usize),
+    /// Whoever read standard output closed it (`| head`): a quiet end (exit 0).
+    StdoutClosed,
 }
 
 impl CliError {
@@ -56,7 +60,8 @@ impl CliError {
             CliError::Usage(_) => ExitCode::Usage,
             CliError::WorkerStart(_) => ExitCode::WorkerStart,
             CliError::Environment(_) => ExitCode::Environment,
-            CliError::Task(_) => ExitCode::TaskFailed,
+            CliError::Task(_) | CliError::ItemsFailed(_) => ExitCode::TaskFailed,
+            CliError::StdoutClosed => ExitCode::Success,
             CliError::Output(_) => ExitCode::Output,
             CliError::Signal(libc::SIGTERM) => ExitCode::Terminated,
             CliError::Signal(_) => ExitCode::Interrupted,
@@ -72,6 +77,9 @@ impl fmt::Display for CliError {
             }
             CliError::Task(e) => e.fmt(f),
             CliError::Signal(signal) => write!(f, "interrupted by {}; the workers were stopped", signal_name(*signal)),
+            CliError::ItemsFailed(1) => f.write_str("1 item failed"),
+            CliError::ItemsFailed(n) => write!(f, "{n} items failed"),
+            CliError::StdoutClosed => f.write_str("standard output was closed"),
         }
     }
 }

@@ -1,46 +1,123 @@
-//! Reading the inputs file: a JSON array whose items are kept as borrowed
-//! raw JSON, never re-parsed or copied before they are sent.
+//! The inputs of a run: a JSON array or JSON Lines, from a file or stdin,
+//! read lazily. A look-ahead of the first items tells the total (and so
+//! Python's default chunksize) whenever the input is small enough to end
+//! within it; a longer input streams on in bounded memory.
 
-use std::io::Read;
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::io::BufRead;
 use std::path::Path;
+use std::rc::Rc;
 
 use serde_json::value::RawValue;
 
 use super::CliError;
+use crate::{ItemFormat, ItemReader};
 
-/// Reads `path` (`-` is standard input) whole.
-pub(super) fn read(path: &Path) -> Result<String, CliError> {
-    let shown = path.display();
-    let mut text = String::new();
-    let result = if path == Path::new("-") {
-        std::io::stdin().read_to_string(&mut text).map(drop)
-    } else {
-        std::fs::File::open(path).and_then(|mut f| f.read_to_string(&mut text)).map(drop)
-    };
-    result.map_err(|e| CliError::Usage(format!("{shown}: cannot read inputs: {e}")))?;
-    Ok(text)
+/// How many items the look-ahead reads before the run starts.
+const LOOK_AHEAD: usize = 100_000;
+
+/// The inputs, partly read.
+pub(super) struct Input {
+    reader: ItemReader<Box<dyn BufRead>>,
+    buffered: VecDeque<Box<RawValue>>,
+    ended: bool,
+    shown: String,
+    starmap: bool,
+    /// A reading error met while streaming: the run's error once it stops.
+    error: Rc<RefCell<Option<CliError>>>,
 }
 
-/// Splits the JSON array in `text` into its items; `starmap` requires each
-/// to be an array too. Errors name the file, and the line and column or the item.
-pub(super) fn items<'a>(text: &'a str, path: &Path, starmap: bool) -> Result<Vec<&'a RawValue>, CliError> {
-    let shown = path.display();
-    let first = text.trim_start().chars().next();
-    if first != Some('[') {
-        let found = match first {
-            None => "nothing".to_string(),
-            Some('{') => "an object".to_string(),
-            Some(c) => format!("`{c}`"),
+impl Input {
+    /// Opens `path` (`-` is standard input) and reads the look-ahead.
+    pub fn open(path: &Path, format: ItemFormat, starmap: bool) -> Result<Input, CliError> {
+        let shown = path.display().to_string();
+        let reader: Box<dyn BufRead> = if path == Path::new("-") {
+            Box::new(std::io::BufReader::with_capacity(1 << 16, std::io::stdin()))
+        } else {
+            let file =
+                std::fs::File::open(path).map_err(|e| CliError::Usage(format!("{shown}: cannot read inputs: {e}")))?;
+            Box::new(std::io::BufReader::with_capacity(1 << 16, file))
         };
-        return Err(CliError::Usage(format!("{shown}: the inputs must be a JSON array of items, found {found}")));
+        let mut input = Input {
+            reader: ItemReader::new(reader, format),
+            buffered: VecDeque::new(),
+            ended: false,
+            shown,
+            starmap,
+            error: Rc::new(RefCell::new(None)),
+        };
+        while input.buffered.len() < LOOK_AHEAD {
+            match input.read()? {
+                Some(item) => input.buffered.push_back(item),
+                None => break,
+            }
+        }
+        Ok(input)
     }
-    let items: Vec<&RawValue> =
-        serde_json::from_str(text).map_err(|e| CliError::Usage(format!("{shown}: invalid JSON: {e}")))?;
-    if starmap && let Some((index, item)) = items.iter().enumerate().find(|(_, item)| !item.get().starts_with('[')) {
-        return Err(CliError::Usage(format!(
-            "{shown}: item {index} is `{}`, but a starmap item must be the array of the call's arguments",
-            item.get()
-        )));
+
+    fn read(&mut self) -> Result<Option<Box<RawValue>>, CliError> {
+        match self.reader.next() {
+            None => {
+                self.ended = true;
+                Ok(None)
+            }
+            Some(Ok(item)) => Ok(Some(item)),
+            Some(Err(e)) => Err(CliError::Usage(format!("{}: {e}", self.shown))),
+        }
     }
-    Ok(items)
+
+    /// The number of items, if the input ended within the look-ahead.
+    pub fn total(&self) -> Option<usize> {
+        self.ended.then_some(self.buffered.len())
+    }
+
+    /// How many items the look-ahead holds (a lower bound of the total).
+    pub fn looked_ahead(&self) -> usize {
+        self.buffered.len()
+    }
+
+    /// The items with their indices, lazily. A reading error, or a starmap
+    /// item that is not an array, ends them; [`Input::finish`] returns it.
+    pub fn items(self) -> (impl Iterator<Item = (usize, Box<RawValue>)>, Rc<RefCell<Option<CliError>>>) {
+        let error = Rc::clone(&self.error);
+        let mut input = self;
+        let mut index = 0;
+        let items = std::iter::from_fn(move || {
+            if input.error.borrow().is_some() {
+                return None;
+            }
+            let item = match input.buffered.pop_front() {
+                Some(item) => item,
+                None if input.ended => return None,
+                None => match input.read() {
+                    Ok(Some(item)) => item,
+                    Ok(None) => return None,
+                    Err(e) => {
+                        *input.error.borrow_mut() = Some(e);
+                        return None;
+                    }
+                },
+            };
+            if input.starmap && !item.get().starts_with('[') {
+                *input.error.borrow_mut() = Some(CliError::Usage(format!(
+                    "{}: item {index} is `{}`, but a starmap item must be the array of the call's arguments",
+                    input.shown,
+                    item.get()
+                )));
+                return None;
+            }
+            index += 1;
+            Some((index - 1, item))
+        });
+        (items, error)
+    }
+}
+
+/// The error that ended the items early, if any.
+pub(super) fn finish(error: &Rc<RefCell<Option<CliError>>>) -> Result<(), CliError> {
+    match error.borrow_mut().take() {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
 }

@@ -5,7 +5,9 @@
 mod args;
 mod exit;
 mod input;
+mod journal;
 mod output;
+mod progress;
 mod run;
 mod units;
 
@@ -27,9 +29,16 @@ pub fn main() -> std::process::ExitCode {
     };
     let result = match cli.command {
         args::Command::Run(run) => run::run(run),
+        args::Command::Completions { shell } => {
+            let mut command = <args::Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut command, "rpool-wasm", &mut std::io::stdout());
+            Ok(())
+        }
     };
     match result {
         Ok(()) => ExitCode::Success.into(),
+        // A reader that closed our stdout (`| head`) wanted no more: done.
+        Err(CliError::StdoutClosed) => ExitCode::Success.into(),
         Err(error) => {
             eprintln!("rpool-wasm: error: {error}");
             error.exit_code().into()

@@ -37,6 +37,7 @@ impl Output {
 
     fn error(&self, e: std::io::Error) -> CliError {
         match self {
+            Output::Stdout(_) if e.kind() == std::io::ErrorKind::BrokenPipe => CliError::StdoutClosed,
             Output::Stdout(_) => CliError::Output(format!("cannot write to standard output: {e}")),
             Output::File { path, .. } => CliError::Output(format!("{}: cannot write: {e}", path.display())),
         }

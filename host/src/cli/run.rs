@@ -1,23 +1,34 @@
-//! `rpool-wasm run`: one Pool call over the items of a JSON file.
+//! `rpool-wasm run`: one Pool call over the items of a JSON array or JSON
+//! Lines input, streamed: items are read as workers need them, and results
+//! are written as they arrive (`--imap*`) or collected (`--map`, which
+//! prints one array).
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, Mutex};
 
-use serde_json::value::RawValue;
 use signal_hook::consts::{SIGINT, SIGTERM};
 
 use super::CliError;
 use super::args::{Mode, RunArgs};
 use super::exit::signal_name;
-use super::input;
+use super::input::{self, Input};
+use super::journal::{Job, Journal};
 use super::output::Output;
-use crate::{DirGrant, MapError, Pool, PoolBuilder, SubmitError, TaskError, Terminator};
+use super::progress::Progress;
+use crate::{DirGrant, ItemFormat, Pool, PoolBuilder, SubmitError, TaskError, Terminator};
 
 pub(super) fn run(args: RunArgs) -> Result<(), CliError> {
     let signals = SignalGuard::install()?;
-    let (mode, inputs) = args.mode();
-    let text = input::read(inputs)?;
-    let items = input::items(&text, inputs, mode == Mode::Starmap)?;
+    let (mode, path) = args.mode();
+    let format = match args.input_format.as_deref() {
+        Some("jsonl") => ItemFormat::Jsonl,
+        Some(_) => ItemFormat::Json,
+        None => ItemFormat::from_path(path),
+    };
+    let input = Input::open(path, format, mode == Mode::Starmap)?;
 
     let pool = builder(&args)?.build()?;
     signals.watch(pool.terminator());
@@ -25,53 +36,181 @@ pub(super) fn run(args: RunArgs) -> Result<(), CliError> {
         Some(name) => name.clone(),
         None => pool.default_func().map_err(|e| CliError::Usage(e.to_string()))?.to_string(),
     };
+    // Python's default needs the total; a stream longer than the look-ahead
+    // gets the chunksize the look-ahead alone would have.
     let chunksize = match args.chunksize {
         Some(n) => n as usize,
-        None => items.len().div_ceil(4 * pool.workers()).max(1),
+        None => input.total().unwrap_or(input.looked_ahead()).div_ceil(4 * pool.workers()).max(1),
     };
-    let func = pool.func(&func_name).chunksize(chunksize);
+    let (mut journal, done) = match &args.journal {
+        Some(path) => {
+            let job = Job {
+                version: 1,
+                module_sha256: module_sha256(&args.task)?,
+                func: func_name.clone(),
+                mode: mode.name().into(),
+            };
+            let (journal, done) = Journal::open(path, &job)?;
+            (Some(journal), done)
+        }
+        None => (None, HashMap::new()),
+    };
+    let total = input.total();
+    let mut progress = Progress::new(total.map(|n| n.saturating_sub(done.len())), args.quiet, args.progress);
     let mut out = Output::open(args.output.as_deref())?;
-    // An item that did not run because a signal stopped the pool is the
-    // signal's failure, not the item's.
-    let failed = |error: TaskError| match signals.caught() {
-        Some(signal) => CliError::Signal(signal),
-        None => task_error(error),
+    let (items, input_error) = input.items();
+    // Items the journal already has are not run again; `submitted` maps the
+    // pool's indices back to the input's.
+    let submitted = Rc::new(RefCell::new(Vec::new()));
+    let resuming = !done.is_empty();
+    let items = {
+        let (done, submitted) = (&done, Rc::clone(&submitted));
+        items.filter(move |(i, _)| !done.contains_key(i)).map(move |(i, item)| {
+            if resuming {
+                submitted.borrow_mut().push(i);
+            }
+            item
+        })
+    };
+    let original = |i: usize| if resuming { submitted.borrow()[i] } else { i };
+    let func = pool.func(&func_name).chunksize(chunksize);
+    let mut failures = Vec::new();
+    // Every finished item passes here: journal, progress, and the decision to
+    // stop (without --keep-going) or go on.
+    let mut finished = |index: usize, result: &Result<Vec<u8>, TaskError>| -> Result<(), CliError> {
+        match result {
+            Ok(value) => {
+                progress.item(false);
+                if let Some(journal) = journal.as_mut() {
+                    journal.record(index, value)?;
+                }
+                Ok(())
+            }
+            Err(error) => {
+                progress.item(true);
+                if let Some(signal) = signals.caught() {
+                    return Err(CliError::Signal(signal));
+                }
+                if !args.keep_going {
+                    return Err(task_error(error.clone()));
+                }
+                failures.push(error.clone());
+                Ok(())
+            }
+        }
     };
 
     match mode {
         Mode::Map | Mode::Starmap => {
-            let results: Result<Vec<Box<RawValue>>, MapError> =
-                if mode == Mode::Map { func.map(items) } else { func.starmap(items) };
-            let results = results.map_err(|e| match e {
-                MapError::Submit(e) => submit_error(e),
-                MapError::Task(e) => failed(e),
-            })?;
+            let mut results: Vec<Option<Vec<u8>>> = Vec::new();
+            for (index, result) in func.raw_map(items, mode == Mode::Starmap, false).map_err(submit_error)? {
+                let index = original(index);
+                finished(index, &result)?;
+                if results.len() <= index {
+                    results.resize_with(index + 1, || None);
+                }
+                results[index] = result.ok();
+            }
+            input::finish(&input_error)?;
+            let n = results.len().max(done.keys().map(|&i| i + 1).max().unwrap_or(0));
             out.write(b"[")?;
-            for (i, result) in results.iter().enumerate() {
-                if i > 0 {
+            for index in 0..n {
+                if index > 0 {
                     out.write(b",")?;
                 }
-                out.write(result.get().as_bytes())?;
+                // A failed item (with --keep-going) is null in the array.
+                let value = results
+                    .get(index)
+                    .and_then(Option::as_deref)
+                    .or_else(|| done.get(&index).map(|v| v.get().as_bytes()));
+                out.write(value.unwrap_or(b"null"))?;
             }
             out.write(b"]\n")?;
         }
         Mode::Imap => {
-            for result in func.imap::<_, Box<RawValue>>(items).map_err(submit_error)? {
-                let result = result.map_err(failed)?;
-                out.write(result.get().as_bytes())?;
-                out.write(b"\n")?;
-                out.flush()?;
+            // In input order: results the journal holds come out in their place.
+            let mut next = 0;
+            let from_journal = |next: &mut usize, until: usize, out: &mut Output| -> Result<(), CliError> {
+                while *next < until {
+                    if let Some(value) = done.get(next) {
+                        line(out, value.get().as_bytes())?;
+                    }
+                    *next += 1;
+                }
+                Ok(())
+            };
+            for (index, result) in func.raw_map(items, false, true).map_err(submit_error)? {
+                let index = original(index);
+                finished(index, &result)?;
+                from_journal(&mut next, index, &mut out)?;
+                next = index + 1;
+                match &result {
+                    Ok(value) => line(&mut out, value)?,
+                    Err(error) => line(&mut out, error_line(index, error).as_bytes())?,
+                }
             }
+            input::finish(&input_error)?;
+            from_journal(&mut next, done.keys().map(|&i| i + 1).max().unwrap_or(0), &mut out)?;
         }
         Mode::ImapUnordered => {
-            for (index, result) in func.imap_unordered::<_, Box<RawValue>>(items).map_err(submit_error)? {
-                let result = result.map_err(failed)?;
-                out.write(format!("{{\"index\":{index},\"result\":{}}}\n", result.get()).as_bytes())?;
-                out.flush()?;
+            let mut resumed: Vec<_> = done.iter().collect();
+            resumed.sort_by_key(|(i, _)| **i);
+            for (index, value) in resumed {
+                indexed_line(&mut out, *index, value.get().as_bytes())?;
             }
+            for (index, result) in func.raw_map(items, false, false).map_err(submit_error)? {
+                let index = original(index);
+                finished(index, &result)?;
+                match &result {
+                    Ok(value) => indexed_line(&mut out, index, value)?,
+                    Err(error) => line(&mut out, error_line(index, error).as_bytes())?,
+                }
+            }
+            input::finish(&input_error)?;
         }
     }
-    out.commit()
+    if let Some(journal) = journal.as_mut() {
+        journal.sync()?;
+    }
+    out.commit()?;
+    progress.finish(pool.retried_items(), done.len());
+    match failures.len() {
+        0 => Ok(()),
+        n => {
+            for failure in &failures {
+                eprintln!("rpool-wasm: failed: {failure}");
+            }
+            Err(CliError::ItemsFailed(n))
+        }
+    }
+}
+
+/// Writes one line of a line-by-line mode and pushes it out at once, so
+/// that pipelines see each result as soon as it is ready.
+fn line(out: &mut Output, json: &[u8]) -> Result<(), CliError> {
+    out.write(json)?;
+    out.write(b"\n")?;
+    out.flush()
+}
+
+/// `{"index": i, "result": r}`, the line of `--imap-unordered`.
+fn indexed_line(out: &mut Output, index: usize, result: &[u8]) -> Result<(), CliError> {
+    out.write(format!("{{\"index\":{index},\"result\":").as_bytes())?;
+    out.write(result)?;
+    out.write(b"}\n")?;
+    out.flush()
+}
+
+/// A failed item's line with --keep-going: `{"index": i, "error": "…"}`.
+fn error_line(index: usize, error: &TaskError) -> String {
+    serde_json::json!({ "index": index, "error": error.to_string() }).to_string()
+}
+
+fn module_sha256(path: &std::path::Path) -> Result<String, CliError> {
+    use sha2::Digest;
+    let bytes =
+        std::fs::read(path).map_err(|e| CliError::Usage(format!("cannot read task module {}: {e}", path.display())))?;
+    Ok(sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// The pool the flags describe.
@@ -155,7 +294,7 @@ impl SignalGuard {
 
     fn watch(&self, terminator: Terminator) {
         *self.pool.lock().unwrap_or_else(|e| e.into_inner()) = Some(terminator);
-        // A signal that came while the pool was starting finds no pool: stop it now.
+        // A signal that came while the pool was starting found no pool: stop it now.
         if let Some(signal) = self.caught() {
             self.pool
                 .lock()

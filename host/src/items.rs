@@ -1,0 +1,330 @@
+//! [`ItemReader`]: the items of a JSON array or of JSON Lines, read lazily
+//! from any `BufRead`, one at a time, so that an input of any length is
+//! consumed in bounded memory. Errors name the line and column.
+
+use std::io::BufRead;
+
+use serde_json::value::RawValue;
+
+/// How the items are laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ItemFormat {
+    /// One JSON array: `[1, 2, 3]`.
+    Json,
+    /// JSON Lines: one item per line; blank lines are skipped.
+    Jsonl,
+}
+
+impl ItemFormat {
+    /// JSON Lines for `.jsonl` and `.ndjson` files, else a JSON array.
+    pub fn from_path(path: &std::path::Path) -> ItemFormat {
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("jsonl" | "ndjson") => ItemFormat::Jsonl,
+            _ => ItemFormat::Json,
+        }
+    }
+}
+
+/// Why the input could not be read, and where.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ItemError {
+    /// Malformed JSON (or not an array, or a stray character) at a position.
+    #[error("invalid JSON at line {line} column {column}: {message}")]
+    Syntax {
+        /// 1-based line.
+        line: usize,
+        /// 1-based column (in bytes).
+        column: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// The input is not a JSON array of items.
+    #[error("the inputs must be a JSON array of items, found {found}")]
+    NotAnArray {
+        /// What was found instead.
+        found: String,
+    },
+    /// Reading failed.
+    #[error("cannot read inputs: {0}")]
+    Io(String),
+}
+
+/// Where the reader is in a JSON array.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Start,
+    /// After `[` or `,`: a value must come (or `]` right after `[`).
+    Value {
+        first: bool,
+    },
+    /// After a value: `,` or `]` must come.
+    Separator,
+    Done,
+}
+
+/// The line and column after `bytes`, read from `line`:`column`.
+fn position_after(line: usize, column: usize, bytes: &[u8]) -> (usize, usize) {
+    match bytes.iter().rposition(|&b| b == b'\n') {
+        Some(last) => (line + bytes.iter().filter(|&&b| b == b'\n').count(), bytes.len() - last),
+        None => (line, column + bytes.len()),
+    }
+}
+
+/// Reads items lazily; see the module docs.
+pub struct ItemReader<R> {
+    reader: R,
+    format: ItemFormat,
+    state: State,
+    line: usize,
+    column: usize,
+    item: Vec<u8>,
+    failed: bool,
+}
+
+impl<R: BufRead> ItemReader<R> {
+    /// Reads items in `format` from `reader`.
+    pub fn new(reader: R, format: ItemFormat) -> ItemReader<R> {
+        ItemReader { reader, format, state: State::Start, line: 1, column: 1, item: Vec::new(), failed: false }
+    }
+
+    fn syntax(&self, message: impl Into<String>) -> ItemError {
+        ItemError::Syntax { line: self.line, column: self.column, message: message.into() }
+    }
+
+    /// The next byte, without consuming it.
+    fn peek(&mut self) -> Result<Option<u8>, ItemError> {
+        let buf = self.reader.fill_buf().map_err(|e| ItemError::Io(e.to_string()))?;
+        Ok(buf.first().copied())
+    }
+
+    fn bump(&mut self, byte: u8) {
+        self.reader.consume(1);
+        self.advance(&[byte]);
+    }
+
+    /// Moves the line and column past `bytes`.
+    fn advance(&mut self, bytes: &[u8]) {
+        (self.line, self.column) = position_after(self.line, self.column, bytes);
+    }
+
+    fn skip_whitespace(&mut self) -> Result<Option<u8>, ItemError> {
+        loop {
+            let buf = self.reader.fill_buf().map_err(|e| ItemError::Io(e.to_string()))?;
+            if buf.is_empty() {
+                return Ok(None);
+            }
+            let blank = buf.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(buf.len());
+            let next = buf.get(blank).copied();
+            (self.line, self.column) = position_after(self.line, self.column, &buf[..blank]);
+            self.reader.consume(blank);
+            if next.is_some() {
+                return Ok(next);
+            }
+        }
+    }
+
+    /// Parses `bytes` (an item starting at `line`:`column`) into a raw value,
+    /// placing a parse error at its position in the whole input.
+    fn parse(bytes: &[u8], line: usize, column: usize) -> Result<Box<RawValue>, ItemError> {
+        serde_json::from_slice::<Box<RawValue>>(bytes).map_err(|e| {
+            let (l, c) = (e.line(), e.column());
+            let message = e.to_string();
+            let message = message.split(" at line ").next().unwrap_or(&message).to_string();
+            if l <= 1 {
+                ItemError::Syntax { line, column: column + c.saturating_sub(1), message }
+            } else {
+                ItemError::Syntax { line: line + l - 1, column: c, message }
+            }
+        })
+    }
+
+    /// One value of the array, scanned to the `,` or `]` that ends it,
+    /// a buffered slice at a time.
+    fn array_value(&mut self) -> Result<Box<RawValue>, ItemError> {
+        let (line, column) = (self.line, self.column);
+        self.item.clear();
+        let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+        loop {
+            let buf = self.reader.fill_buf().map_err(|e| ItemError::Io(e.to_string()))?;
+            if buf.is_empty() {
+                break;
+            }
+            let mut end = None;
+            for (i, &b) in buf.iter().enumerate() {
+                if in_string {
+                    if escaped {
+                        escaped = false;
+                    } else if b == b'\\' {
+                        escaped = true;
+                    } else if b == b'"' {
+                        in_string = false;
+                    }
+                    continue;
+                }
+                match b {
+                    b'"' => in_string = true,
+                    b'[' | b'{' => depth += 1,
+                    b']' | b'}' if depth > 0 => depth -= 1,
+                    b',' | b']' if depth == 0 => {
+                        end = Some(i);
+                        break;
+                    }
+                    _ => {}
+                }
+            }
+            let take = end.unwrap_or(buf.len());
+            self.item.extend_from_slice(&buf[..take]);
+            self.reader.consume(take);
+            if end.is_some() {
+                break;
+            }
+        }
+        let item = std::mem::take(&mut self.item);
+        self.advance(&item);
+        let value = Self::parse(&item, line, column);
+        self.item = item;
+        value
+    }
+
+    fn next_in_array(&mut self) -> Result<Option<Box<RawValue>>, ItemError> {
+        loop {
+            let next = self.skip_whitespace()?;
+            match (self.state, next) {
+                (State::Start, Some(b'[')) => {
+                    self.bump(b'[');
+                    self.state = State::Value { first: true };
+                }
+                (State::Start, found) => {
+                    let found = match found {
+                        None => "nothing".to_string(),
+                        Some(b'{') => "an object".to_string(),
+                        Some(b) => format!("`{}`", b as char),
+                    };
+                    return Err(ItemError::NotAnArray { found });
+                }
+                (State::Value { first: true }, Some(b']')) => {
+                    self.bump(b']');
+                    self.state = State::Done;
+                }
+                (State::Value { .. }, Some(b',' | b']')) => return Err(self.syntax("expected value")),
+                (State::Value { .. }, Some(_)) => {
+                    let value = self.array_value()?;
+                    self.state = State::Separator;
+                    return Ok(Some(value));
+                }
+                (State::Separator, Some(b',')) => {
+                    self.bump(b',');
+                    self.state = State::Value { first: false };
+                }
+                (State::Separator, Some(b']')) => {
+                    self.bump(b']');
+                    self.state = State::Done;
+                }
+                (State::Separator, Some(_)) => return Err(self.syntax("expected `,` or `]`")),
+                (State::Value { .. } | State::Separator, None) => return Err(self.syntax("the array is not closed")),
+                (State::Done, None) => return Ok(None),
+                (State::Done, Some(_)) => return Err(self.syntax("trailing characters after the array")),
+            }
+        }
+    }
+
+    fn next_line(&mut self) -> Result<Option<Box<RawValue>>, ItemError> {
+        loop {
+            self.item.clear();
+            let read = self.reader.read_until(b'\n', &mut self.item).map_err(|e| ItemError::Io(e.to_string()))?;
+            if read == 0 {
+                return Ok(None);
+            }
+            let line = self.line;
+            self.line += 1;
+            if self.item.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            return Self::parse(&self.item, line, 1).map(Some);
+        }
+    }
+}
+
+impl<R: BufRead> Iterator for ItemReader<R> {
+    type Item = Result<Box<RawValue>, ItemError>;
+
+    /// The next item; after an error, the end.
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed {
+            return None;
+        }
+        let next = match self.format {
+            ItemFormat::Json => self.next_in_array(),
+            ItemFormat::Jsonl => self.next_line(),
+        };
+        if next.is_err() {
+            self.failed = true;
+        }
+        next.transpose()
+    }
+}
+
+impl<R> std::fmt::Debug for ItemReader<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ItemReader").field("format", &self.format).field("line", &self.line).finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(text: &str, format: ItemFormat) -> Result<Vec<String>, ItemError> {
+        ItemReader::new(text.as_bytes(), format).map(|r| r.map(|v| v.get().to_string())).collect()
+    }
+
+    #[test]
+    fn arrays() {
+        assert_eq!(read("[1, 2 ,3]", ItemFormat::Json).unwrap(), ["1", "2", "3"]);
+        assert_eq!(read(" [ ] ", ItemFormat::Json).unwrap(), Vec::<String>::new());
+        assert_eq!(
+            read(r#"[{"a": [1, "]"]}, "x,\"]", [[2]], null]"#, ItemFormat::Json).unwrap(),
+            [r#"{"a": [1, "]"]}"#, r#""x,\"]""#, "[[2]]", "null"]
+        );
+    }
+
+    #[test]
+    fn array_errors_name_line_and_column() {
+        let err = |text| read(text, ItemFormat::Json).unwrap_err().to_string();
+        assert_eq!(err("[1,\n 2,,]"), "invalid JSON at line 2 column 4: expected value");
+        assert_eq!(err("[1, tru]"), "invalid JSON at line 1 column 7: EOF while parsing a value");
+        assert_eq!(err("[1 2]"), "invalid JSON at line 1 column 4: trailing characters");
+        assert_eq!(err("[1, 2"), "invalid JSON at line 1 column 6: the array is not closed");
+        assert_eq!(err("[1] x"), "invalid JSON at line 1 column 5: trailing characters after the array");
+        assert_eq!(err("{\"a\": 1}"), "the inputs must be a JSON array of items, found an object");
+        assert_eq!(err(""), "the inputs must be a JSON array of items, found nothing");
+        assert_eq!(err("[1,]"), "invalid JSON at line 1 column 4: expected value");
+    }
+
+    #[test]
+    fn json_lines() {
+        assert_eq!(read("1\n\n[2, 3]\n{\"a\":4}", ItemFormat::Jsonl).unwrap(), ["1", "[2, 3]", "{\"a\":4}"]);
+        assert_eq!(
+            read("1\n2\n{x}\n", ItemFormat::Jsonl).unwrap_err().to_string(),
+            "invalid JSON at line 3 column 2: key must be a string"
+        );
+    }
+
+    #[test]
+    fn items_before_an_error_are_yielded() {
+        let mut reader = ItemReader::new(&b"[1, 2, ?]"[..], ItemFormat::Json);
+        assert_eq!(reader.next().unwrap().unwrap().get(), "1");
+        assert_eq!(reader.next().unwrap().unwrap().get(), "2");
+        assert!(reader.next().unwrap().is_err());
+        assert!(reader.next().is_none());
+    }
+
+    #[test]
+    fn formats_by_extension() {
+        assert_eq!(ItemFormat::from_path("a/items.jsonl".as_ref()), ItemFormat::Jsonl);
+        assert_eq!(ItemFormat::from_path("items.ndjson".as_ref()), ItemFormat::Jsonl);
+        assert_eq!(ItemFormat::from_path("items.json".as_ref()), ItemFormat::Json);
+        assert_eq!(ItemFormat::from_path("-".as_ref()), ItemFormat::Json);
+    }
+}
