@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Rust guests: (constant, crate name in `guests/`).
-const RUST_GUESTS: &[(&str, &str)] = &[("SQUARE", "square"), ("TUTORIAL", "tutorial"), ("PROBE", "probe")];
+const RUST_GUESTS: &[(&str, &str)] =
+    &[("SQUARE", "square"), ("TUTORIAL", "tutorial"), ("PROBE", "probe"), ("COMMAND", "command")];
 
 /// Hand-written WAT guests: (constant, file under `guests/wat/`), used as text.
 const WAT_GUESTS: &[(&str, &str)] = &[("WAT_SQUARE", "square.wat"), ("WAT_SCALE", "scale.wat")];

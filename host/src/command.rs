@@ -25,22 +25,32 @@ use crate::protocol::Status;
 /// where programs print the reason they stop.
 pub(crate) const STDERR_TAIL: usize = 1024;
 
-/// EXPERIMENT
+/// A command-mode worker's engine: the configuration of
+/// [`Limits::engine`](crate::limits::Limits) (the parent compiled the
+/// artifact with it; a mismatch fails loudly when the worker maps it), plus
+/// wasmtime's pooling allocator. Command mode builds an instance per item,
+/// and the pool hands each one a memory slot that is reset in place, instead
+/// of mapping and unmapping linear memory every time: that removes nearly
+/// all of the per-item system time.
 pub(crate) fn engine(limits: &crate::limits::Limits) -> Engine {
-    let mut config = wasmtime::Config::new();
-    config.cranelift_opt_level(wasmtime::OptLevel::Speed);
-    config.epoch_interruption(limits.timeout.is_some());
-    config.consume_fuel(limits.fuel.is_some());
+    let mut config = limits.config();
     let mut pooling = wasmtime::PoolingAllocationConfig::new();
+    // One instance lives at a time (the last is dropped before the next is
+    // built); one spare keeps that from being a hard rule. The slots keep
+    // their default size: `--max-memory` is the store's limiter's to enforce,
+    // and a slot size of its own would change how code is compiled.
     pooling
-        .total_core_instances(4)
-        .total_memories(4)
-        .total_tables(4)
-        .max_memory_size(limits.max_memory as usize)
+        .total_core_instances(2)
+        .total_memories(2)
+        .total_tables(2)
+        // Clearing a small memory in place is cheaper than giving its pages
+        // back to the kernel and faulting them in again.
         .linear_memory_keep_resident(2 << 20)
         .table_keep_resident(64 << 10);
     config.allocation_strategy(pooling);
-    Engine::new(&config).expect("valid")
+    // Should this host refuse the pool (too little address space for its
+    // slots), the on-demand allocator runs the same code, only slower.
+    Engine::new(&config).unwrap_or_else(|_| limits.engine())
 }
 
 /// A worker's runner for a WASI command module.

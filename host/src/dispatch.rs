@@ -18,6 +18,9 @@ pub(crate) trait Sink: Send + Sync {
     /// True once nobody needs further outcomes (the job failed, or its
     /// iterator was dropped): queued chunks of the job are then skipped.
     fn is_done(&self) -> bool;
+    /// Passes on outcomes delivered so far that the sink holds back to
+    /// batch them; a reader calls it before it waits for more.
+    fn flush(&self) {}
 }
 
 /// A chunk of items of one job, encoded as the frame a worker reads.
@@ -66,6 +69,7 @@ impl Chunk {
             let index = index as usize;
             self.sink.deliver(index, Err(error(index)));
         }
+        self.sink.flush();
     }
 
     /// Fails every item: the chunk will not run.

@@ -30,7 +30,9 @@ struct Feed<I> {
     items: I,
     chunker: Chunker,
     stream: Arc<Stream>,
-    rx: Receiver<Streamed>,
+    rx: Receiver<Vec<Streamed>>,
+    /// The rest of the last batch received.
+    batch: std::collections::VecDeque<Streamed>,
     chunksize: usize,
     /// What keeps every worker busy: its chunks in flight and one queued.
     window: usize,
@@ -62,6 +64,7 @@ impl<I: Iterator<Item: Serialize>> Feed<I> {
             chunker,
             stream,
             rx,
+            batch: std::collections::VecDeque::new(),
             chunksize,
             window: window.max(chunksize),
             fed_bytes: 0,
@@ -89,8 +92,7 @@ impl<I: Iterator<Item: Serialize>> Feed<I> {
     /// The window, widened for small items (tiny chunks would otherwise make
     /// every item wait for a round trip through the consumer).
     fn effective_window(&self) -> usize {
-        let fed = self.chunker.next_index;
-        let per_item = if fed == 0 { 0 } else { self.fed_bytes / fed };
+        let per_item = self.fed_bytes.checked_div(self.chunker.next_index).unwrap_or(0);
         let small = SMALL_ITEMS_WINDOW.min(WINDOW_BYTES / per_item.max(1));
         self.window.max(small)
     }
@@ -103,7 +105,10 @@ impl<I: Iterator<Item: Serialize>> Feed<I> {
         }
         // Every submitted item is delivered exactly once (see `Sink`), so
         // this cannot wait forever, and the stream's sender lives in `self`.
-        let outcome = self.rx.recv().expect("the stream's sender is held by this feed");
+        if self.batch.is_empty() {
+            self.batch = self.rx.recv().expect("the stream's sender is held by this feed").into();
+        }
+        let outcome = self.batch.pop_front().expect("batches are never empty");
         self.received += 1;
         Some(outcome)
     }

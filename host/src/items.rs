@@ -92,12 +92,6 @@ impl<R: BufRead> ItemReader<R> {
         ItemError::Syntax { line: self.line, column: self.column, message: message.into() }
     }
 
-    /// The next byte, without consuming it.
-    fn peek(&mut self) -> Result<Option<u8>, ItemError> {
-        let buf = self.reader.fill_buf().map_err(|e| ItemError::Io(e.to_string()))?;
-        Ok(buf.first().copied())
-    }
-
     fn bump(&mut self, byte: u8) {
         self.reader.consume(1);
         self.advance(&[byte]);

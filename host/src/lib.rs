@@ -31,6 +31,14 @@
 //! compiled once, in the parent, into an on-disk cache
 //! ([`PoolBuilder::cache_dir`]); workers map the compiled artifact.
 //!
+//! A module that exports `_start` and no task functions — a plain `fn main`,
+//! a C `main` — runs as a WASI command instead ([`ModuleMode::Command`]):
+//! each item runs a fresh instance with the item's JSON on stdin, and its
+//! stdout is the result (or, with [`PoolBuilder::raw_output`], its text);
+//! the task name is `_start`, and there is no initializer.
+//! [`ModuleInfo::inspect`] tells which mode a module runs in, and what it
+//! imports and exports, without running it.
+//!
 //! # The pool's methods
 //!
 //! They mirror Python's. Each names the task export to call:
@@ -107,6 +115,7 @@ mod command;
 mod dispatch;
 mod error;
 mod imap;
+mod inspect;
 mod instance;
 mod items;
 mod limits;
@@ -124,6 +133,7 @@ pub use builder::{PoolBuilder, WORKERS_ENV};
 pub use cache::CACHE_DIR_ENV;
 pub use error::{BuildError, ExportError, GetTimeoutError, JoinError, MapError, SubmitError, TaskError};
 pub use imap::{Imap, ImapUnordered};
+pub use inspect::{ImportInfo, MemoryInfo, ModuleInfo};
 pub use items::{ItemError, ItemFormat, ItemReader};
 pub use limits::{DEFAULT_MAX_MEMORY, DEFAULT_MAX_OUTPUT};
 pub use module::ModuleMode;

@@ -36,11 +36,17 @@ impl Limits {
     /// fuel metering only with fuel, since each makes compiled code slower
     /// (and a different artifact, which the cache keys on).
     pub(crate) fn engine(&self) -> wasmtime::Engine {
+        wasmtime::Engine::new(&self.config()).expect("the engine configuration is valid")
+    }
+
+    /// The configuration that decides how modules are compiled: every engine
+    /// that maps an artifact the parent compiled must start from it.
+    pub(crate) fn config(&self) -> wasmtime::Config {
         let mut config = wasmtime::Config::new();
         config.cranelift_opt_level(wasmtime::OptLevel::Speed);
         config.epoch_interruption(self.timeout.is_some());
         config.consume_fuel(self.fuel.is_some());
-        wasmtime::Engine::new(&config).expect("the engine configuration is valid")
+        config
     }
 }
 
@@ -49,9 +55,9 @@ pub fn format_duration(d: Duration) -> String {
     let ms = d.as_millis();
     if ms < 1000 {
         format!("{ms}ms")
-    } else if ms % 60_000 == 0 {
+    } else if ms.is_multiple_of(60_000) {
         format!("{}m", ms / 60_000)
-    } else if ms % 1000 == 0 {
+    } else if ms.is_multiple_of(1000) {
         format!("{}s", ms / 1000)
     } else {
         format!("{:.3}s", d.as_secs_f64())
@@ -62,7 +68,7 @@ pub fn format_duration(d: Duration) -> String {
 pub fn format_size(bytes: u64) -> String {
     const UNITS: [(&str, u64); 3] = [("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)];
     for (unit, size) in UNITS {
-        if bytes >= size && bytes % size == 0 {
+        if bytes >= size && bytes.is_multiple_of(size) {
             return format!("{} {unit}", bytes / size);
         }
     }

@@ -78,6 +78,8 @@ impl Chunker {
                 self.sink.deliver(index, Err(TaskError::Arguments { index, func: self.func.to_string(), message }));
             }
         }
+        // Arguments errors delivered above reach a streaming job now.
+        self.sink.flush();
         let chunk = (!encoder.is_empty()).then(|| Chunk {
             sink: Arc::clone(&self.sink),
             func: Arc::clone(&self.func),
@@ -167,15 +169,17 @@ impl<R: DeserializeOwned + Send + 'static, T: Send + 'static> Sink for Collect<R
 /// One streamed outcome: the item's index and its result JSON or error.
 pub(crate) type Streamed = (usize, Result<Vec<u8>, TaskError>);
 
-/// Streams a job's outcomes, as they arrive, to its iterator.
+/// Streams a job's outcomes, as they arrive, to its iterator, in batches:
+/// one message per read of a worker's pipe rather than one per item.
 pub(crate) struct Stream {
-    tx: Sender<Streamed>,
+    tx: Sender<Vec<Streamed>>,
+    pending: Mutex<Vec<Streamed>>,
     dropped: AtomicBool,
 }
 
 impl Stream {
-    pub fn new(tx: Sender<Streamed>) -> Arc<Stream> {
-        Arc::new(Stream { tx, dropped: AtomicBool::new(false) })
+    pub fn new(tx: Sender<Vec<Streamed>>) -> Arc<Stream> {
+        Arc::new(Stream { tx, pending: Mutex::new(Vec::new()), dropped: AtomicBool::new(false) })
     }
 
     /// The iterator is gone: skip the job's queued chunks.
@@ -186,12 +190,19 @@ impl Stream {
 
 impl Sink for Stream {
     fn deliver(&self, index: usize, outcome: Result<&[u8], TaskError>) {
-        // The iterator may be gone; then nobody wants the outcome.
-        let _ = self.tx.send((index, outcome.map(<[u8]>::to_vec)));
+        self.pending.lock().unwrap_or_else(|e| e.into_inner()).push((index, outcome.map(<[u8]>::to_vec)));
     }
 
     fn is_done(&self) -> bool {
         self.dropped.load(Ordering::Acquire)
+    }
+
+    fn flush(&self) {
+        let batch = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|e| e.into_inner()));
+        if !batch.is_empty() {
+            // The iterator may be gone; then nobody wants the outcomes.
+            let _ = self.tx.send(batch);
+        }
     }
 }
 

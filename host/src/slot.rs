@@ -24,6 +24,12 @@ use crate::worker::WORKER_ARG;
 /// it never waits on the parent between chunks.
 pub(crate) const WINDOW: usize = 2;
 
+/// Chunks a worker may hold while its chunks take under [`QUICK_CHUNK`]:
+/// tiny items then travel in batches instead of one wake-up each, and
+/// load balancing loses nothing (a chunk that quick holds no one up).
+const QUICK_WINDOW: usize = 8;
+const QUICK_CHUNK: Duration = Duration::from_millis(1);
+
 /// What every slot needs to start its workers.
 #[derive(Debug, Clone)]
 pub(crate) struct SlotConfig {
@@ -121,6 +127,9 @@ impl Slot {
             let mut taken = 0;
             let mut fatal = None;
             let mut hung = false;
+            // How long this worker's chunks take, smoothed; slow until shown quick.
+            let mut chunk_time = Duration::MAX;
+            let mut last_done = Instant::now();
             loop {
                 let retiring = self.config.max_tasks.is_some_and(|max| taken >= max);
                 let in_flight = process.in_flight.lock().unwrap_or_else(|e| e.into_inner()).len();
@@ -131,7 +140,8 @@ impl Slot {
                     }
                     return;
                 }
-                if in_flight < WINDOW
+                let window = if chunk_time < QUICK_CHUNK { QUICK_WINDOW } else { WINDOW };
+                if in_flight < window
                     && !retiring
                     && let Some(chunk) = retry.pop_front()
                 {
@@ -139,7 +149,7 @@ impl Slot {
                     process.send(chunk);
                     continue;
                 }
-                let queue = if queue_open && !retiring && in_flight < WINDOW { &self.shared.queue } else { &never };
+                let queue = if queue_open && !retiring && in_flight < window { &self.shared.queue } else { &never };
                 // The backstop: a worker with work that has not answered for
                 // twice the timeout and a second is stuck outside wasm.
                 let backstop = self
@@ -162,7 +172,13 @@ impl Slot {
                         Err(_) => queue_open = false,
                     },
                     recv(process.events) -> event => match event.unwrap_or(Event::Closed(None)) {
-                        Event::ChunkDone | Event::Ready => {}
+                        Event::ChunkDone => {
+                            let now = Instant::now();
+                            let took = now - last_done;
+                            last_done = now;
+                            chunk_time = if chunk_time == Duration::MAX { took } else { (chunk_time * 3 + took) / 4 };
+                        }
+                        Event::Ready => {}
                         Event::Fatal(message) => fatal = Some(message),
                         Event::Closed(corrupt) => {
                             let (status, held) = self.reap(process, corrupt.is_some());
@@ -350,14 +366,22 @@ impl Process {
 /// Turns a worker's result frames into deliveries, in the order the items
 /// were sent; tells the slot when a chunk is done and when the stream ends.
 fn read_results(
-    mut stdout: impl std::io::Read,
+    mut stdout: BufReader<std::process::ChildStdout>,
     slot: usize,
     in_flight: Arc<Mutex<VecDeque<InFlight>>>,
     progress: Arc<Mutex<Instant>>,
     events: Sender<Event>,
 ) {
     let mut frame = Vec::new();
+    // The sink that last got an outcome: flushed before the reader waits,
+    // so that a streaming job gets a batch per read, not a wake-up per item.
+    let mut touched: Option<Arc<dyn crate::dispatch::Sink>> = None;
     let corrupt = loop {
+        if !frame_buffered(stdout.buffer())
+            && let Some(sink) = touched.take()
+        {
+            sink.flush();
+        }
         match protocol::read_frame(&mut stdout, &mut frame) {
             Ok(true) => {}
             Ok(false) => break None,
@@ -395,6 +419,10 @@ fn read_results(
                     Status::InvalidOutput => Err(TaskError::InvalidOutput { index, func: func(), message: message() }),
                 };
                 sink.deliver(index, outcome);
+                if touched.as_ref().is_some_and(|t| !Arc::ptr_eq(t, &sink)) {
+                    touched.take().expect("just checked").flush();
+                }
+                touched = Some(sink);
                 if done {
                     let _ = events.send(Event::ChunkDone);
                 }
@@ -402,7 +430,15 @@ fn read_results(
             Err(e) => break Some(format!("worker {slot}: corrupt result frame: {e}")),
         }
     };
+    if let Some(sink) = touched {
+        sink.flush();
+    }
     let _ = events.send(Event::Closed(corrupt));
+}
+
+/// Whether `buffered` holds a whole frame (reading it will not block).
+fn frame_buffered(buffered: &[u8]) -> bool {
+    buffered.len() >= 4 && buffered.len() - 4 >= u32::from_le_bytes(buffered[..4].try_into().expect("4 bytes")) as usize
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -65,7 +65,7 @@ fn worker_main() -> i32 {
 /// Serves frames until shutdown or end of input. The error is the message of
 /// a fatal frame: the module did not load, its initializer failed, or the
 /// stream is corrupt.
-fn serve(input: &mut impl io::Read, output: &mut impl Write) -> Result<(), String> {
+fn serve(input: &mut BufReader<impl io::Read>, output: &mut impl Write) -> Result<(), String> {
     let io_err = |e: io::Error| format!("worker I/O: {e}");
     let mut frame = Vec::new();
     if !protocol::read_frame(input, &mut frame).map_err(io_err)? {
@@ -85,6 +85,7 @@ fn serve(input: &mut impl io::Read, output: &mut impl Write) -> Result<(), Strin
     env.extend(config.env);
     let initializer = config.initializer.map(|(name, args)| (name, args.into_bytes()));
     let engine = match config.mode {
+        // Command mode builds an instance per item: pooled memory is cheaper.
         ModuleMode::Command => crate::command::engine(&config.limits),
         ModuleMode::Abi => config.limits.engine(),
     };
@@ -118,7 +119,8 @@ fn serve(input: &mut impl io::Read, output: &mut impl Write) -> Result<(), Strin
             Ok(ToWorker::Start(_)) => return Err("protocol error: a second start frame".into()),
             Err(e) => return Err(format!("protocol error: {e}")),
         };
-        let mut last_flush = Instant::now();
+        let started = Instant::now();
+        let mut last_flush = started;
         for item in chunk.items() {
             let (index, args) = item.map_err(|e| format!("protocol error: {e}"))?;
             let outcome = runner.call(chunk.func, args)?;
@@ -128,8 +130,17 @@ fn serve(input: &mut impl io::Read, output: &mut impl Write) -> Result<(), Strin
                 last_flush = Instant::now();
             }
         }
-        output.flush().map_err(io_err)?;
+        // A quick chunk with the next one already waiting: its results go out
+        // with the next chunk's, in one write and one wake-up of the parent.
+        if started.elapsed() >= FLUSH_AFTER || !frame_waiting(input.buffer()) {
+            output.flush().map_err(io_err)?;
+        }
     }
+}
+
+/// Whether `buffered` holds a whole frame.
+fn frame_waiting(buffered: &[u8]) -> bool {
+    buffered.len() >= 4 && buffered.len() - 4 >= u32::from_le_bytes(buffered[..4].try_into().expect("4 bytes")) as usize
 }
 
 /// What runs a worker's items: the module's one long-lived instance (ABI v1),

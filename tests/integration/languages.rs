@@ -22,7 +22,7 @@ use crate::{BIN, rpool};
 const ZIG_VERSION: &str = "0.17.1";
 
 /// A language with an SDK and an example guest.
-struct Language {
+pub(crate) struct Language {
     /// Its name in messages.
     name: &'static str,
     /// The example guest's folder under `guests/`, with its `build.sh`.
@@ -35,7 +35,7 @@ struct Language {
     module: OnceLock<Result<PathBuf, String>>,
 }
 
-static C: Language = Language {
+pub(crate) static C: Language = Language {
     name: "C",
     dir: "c",
     install: "apt-get install -y clang lld wasi-libc libclang-rt-14-dev-wasm32",
@@ -43,7 +43,7 @@ static C: Language = Language {
     module: OnceLock::new(),
 };
 
-static ZIG: Language = Language {
+pub(crate) static ZIG: Language = Language {
     name: "Zig",
     dir: "zig",
     install: "python3 -m pip install ziglang==0.17.1",
@@ -51,7 +51,7 @@ static ZIG: Language = Language {
     module: OnceLock::new(),
 };
 
-static ASSEMBLYSCRIPT: Language = Language {
+pub(crate) static ASSEMBLYSCRIPT: Language = Language {
     name: "AssemblyScript",
     dir: "assemblyscript",
     install: "npm ci --prefix guests/assemblyscript",
@@ -59,7 +59,7 @@ static ASSEMBLYSCRIPT: Language = Language {
     module: OnceLock::new(),
 };
 
-fn repo_root() -> &'static Path {
+pub(crate) fn repo_root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the host crate is in the workspace")
 }
 
@@ -126,20 +126,39 @@ fn module(lang: &'static Language) -> Option<&'static str> {
     match lang.module.get_or_init(|| build(lang)) {
         Ok(path) => Some(path.to_str().expect("the target directory's path is UTF-8")),
         Err(why) => {
-            assert!(
-                !toolchains_required(),
-                "{} toolchain not found ({why}), and RPOOL_REQUIRE_TOOLCHAINS=1 requires it; install with: {}",
-                lang.name,
-                lang.install
-            );
-            // Straight to the stderr handle: the test harness captures eprintln!
-            // of passing tests, and a skip must not be silent. One write, so that
-            // lines of tests running at once do not interleave.
-            let line = format!("SKIPPED: {} toolchain not found; install with: {} ({why})\n", lang.name, lang.install);
-            std::io::stderr().write_all(line.as_bytes()).expect("stderr is writable");
+            skip(lang, why);
             None
         }
     }
+}
+
+/// Whether the language's toolchain is here, for other tests that build
+/// code in it; `false` (after a loud `SKIPPED:` line) when it is missing and
+/// not required.
+pub(crate) fn toolchain(lang: &'static Language) -> bool {
+    match (lang.probe)() {
+        Ok(()) => true,
+        Err(why) => {
+            skip(lang, &why);
+            false
+        }
+    }
+}
+
+/// A missing toolchain: a failure under `RPOOL_REQUIRE_TOOLCHAINS=1`, else a
+/// loud skip.
+fn skip(lang: &Language, why: &str) {
+    assert!(
+        !toolchains_required(),
+        "{} toolchain not found ({why}), and RPOOL_REQUIRE_TOOLCHAINS=1 requires it; install with: {}",
+        lang.name,
+        lang.install
+    );
+    // Straight to the stderr handle: the test harness captures eprintln!
+    // of passing tests, and a skip must not be silent. One write, so that
+    // lines of tests running at once do not interleave.
+    let line = format!("SKIPPED: {} toolchain not found; install with: {} ({why})\n", lang.name, lang.install);
+    std::io::stderr().write_all(line.as_bytes()).expect("stderr is writable");
 }
 
 /// Runs `guests/<dir>/build.sh` into the target directory; a toolchain that is

@@ -3,14 +3,17 @@
 //! processes on guests built from source (`tests/build.rs`).
 
 mod cli;
+mod command_mode;
 mod errors;
 mod example;
+mod inspect;
 mod languages;
 mod limits;
 mod pool_api;
 mod processes;
 mod properties;
 mod sandbox;
+mod scaffold;
 mod signals;
 mod streaming;
 mod tutorial;

@@ -190,7 +190,7 @@ fn a_journal_resumes_a_killed_run_and_computes_only_what_is_missing() {
     child.kill().unwrap();
     child.wait().unwrap();
     let journaled = std::fs::read_to_string(&journal).unwrap().lines().count() - 1;
-    assert!(journaled >= 4 && journaled < 12, "{journaled} results journaled before the kill");
+    assert!((4..12).contains(&journaled), "{journaled} results journaled before the kill");
 
     let resumed =
         Command::new(BIN).args(args(&journal)).env("RPOOL_WASM_CACHE_DIR", shared_cache_dir()).output().unwrap();

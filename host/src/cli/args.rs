@@ -19,12 +19,17 @@ const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (wasmtime ", env!("RP
 pub(super) enum Command {
     /// Run a task module over the items of a JSON file, in a pool of worker processes.
     #[command(after_help = RUN_EXAMPLES)]
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Print a shell completion script: `rpool-wasm completions bash > /etc/bash_completion.d/rpool-wasm`
     Completions {
         /// The shell.
         shell: clap_complete::Shell,
     },
+    /// Show what a task module is: its mode, task exports, imports, memory and cache state.
+    Inspect(super::inspect::InspectArgs),
+    /// Create a task project in a new directory NAME, ready to build and run.
+    #[command(after_help = super::new::NEW_EXAMPLES)]
+    New(super::new::NewArgs),
 }
 
 const RUN_EXAMPLES: &str = "\
@@ -149,6 +154,10 @@ pub(super) struct RunArgs {
     /// Give tasks an environment variable; NAME alone passes the host's value
     #[arg(long, value_name = "NAME[=VALUE]")]
     pub env: Vec<String>,
+
+    /// For a WASI command module: each result is its stdout as a JSON string, not parsed as JSON
+    #[arg(long)]
+    pub raw_output: bool,
 }
 
 impl RunArgs {

@@ -5,7 +5,9 @@
 mod args;
 mod exit;
 mod input;
+mod inspect;
 mod journal;
+mod new;
 mod output;
 mod progress;
 mod run;
@@ -28,7 +30,9 @@ pub fn main() -> std::process::ExitCode {
         }
     };
     let result = match cli.command {
-        args::Command::Run(run) => run::run(run),
+        args::Command::Run(run) => run::run(*run),
+        args::Command::Inspect(inspect) => inspect::inspect(inspect),
+        args::Command::New(new) => new::new(new),
         args::Command::Completions { shell } => {
             let mut command = <args::Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut command, "rpool-wasm", &mut std::io::stdout());

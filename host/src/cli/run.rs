@@ -215,7 +215,7 @@ fn module_sha256(path: &std::path::Path) -> Result<String, CliError> {
 
 /// The pool the flags describe.
 fn builder(args: &RunArgs) -> Result<PoolBuilder, CliError> {
-    let mut builder = Pool::builder(&args.task).retries(args.retries);
+    let mut builder = Pool::builder(&args.task).retries(args.retries).raw_output(args.raw_output);
     if let Some(workers) = args.workers {
         builder = builder.workers(workers as usize);
     }
