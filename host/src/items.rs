@@ -306,6 +306,13 @@ mod tests {
     }
 
     #[test]
+    fn numbers_beyond_f64_pass_through_untouched() {
+        // Found by the input_reader fuzz target: valid JSON, out of f64's range.
+        assert_eq!(read("2E0909", ItemFormat::Jsonl).unwrap(), ["2E0909"]);
+        assert_eq!(read("[1e999, -2E0909]", ItemFormat::Json).unwrap(), ["1e999", "-2E0909"]);
+    }
+
+    #[test]
     fn items_before_an_error_are_yielded() {
         let mut reader = ItemReader::new(&b"[1, 2, ?]"[..], ItemFormat::Json);
         assert_eq!(reader.next().unwrap().unwrap().get(), "1");

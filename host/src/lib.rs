@@ -126,6 +126,7 @@ pub mod protocol;
 mod sandbox;
 mod sinks;
 mod slot;
+mod start;
 mod worker;
 
 pub use async_result::AsyncResult;

@@ -4,13 +4,12 @@
 //! byte buffers.
 //!
 //! Every frame is `len: u32 LE` (of what follows), `tag: u8`, then the body.
-//! Integers are little-endian. A chunk body is
+//! Integers are little-endian; the start frame's body is the worker's
+//! configuration as JSON (see `start.rs`). A chunk body is
 //! `func_len: u16, func, count: u32, count × (index: u64, len: u32, args JSON)`;
 //! a result body is `index: u64, status: u8, payload` (the rest of the frame).
 
 use std::io::{self, Read, Write};
-
-use serde::{Deserialize, Serialize};
 
 /// Frames larger than this are refused: a corrupt length must not make the
 /// reader allocate gigabytes.
@@ -29,33 +28,6 @@ pub const TAG_READY: u8 = 11;
 pub const TAG_FATAL: u8 = 12;
 /// Worker → parent: one item's outcome.
 pub const TAG_RESULT: u8 = 13;
-
-/// What a worker needs to set itself up, sent in the start frame.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct WorkerConfig {
-    /// The precompiled module (a wasmtime artifact) to map.
-    pub artifact: std::path::PathBuf,
-    /// This worker's index, 0-based (`RPOOL_WORKER_INDEX`).
-    pub worker_index: usize,
-    /// The pool's size (`RPOOL_WORKERS`).
-    pub workers: usize,
-    /// Extra WASI environment variables.
-    pub env: Vec<(String, String)>,
-    /// The initializer export and its JSON argument array.
-    pub initializer: Option<(String, String)>,
-    /// Limits on every call.
-    pub limits: crate::limits::Limits,
-    /// Host directories the task may see.
-    pub dirs: Vec<crate::sandbox::DirGrant>,
-    /// How to run the module: ABI v1 calls on one instance, or a WASI
-    /// command with a fresh instance per item. (Absent from an older
-    /// parent's frame: ABI v1.)
-    #[serde(default)]
-    pub mode: crate::module::ModuleMode,
-    /// In command mode, take stdout as text: the result is a JSON string.
-    #[serde(default)]
-    pub raw_output: bool,
-}
 
 /// The outcome of one call, as a result frame carries it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,9 +74,6 @@ pub enum FrameError {
     /// A text field is not UTF-8.
     #[error("frame field is not UTF-8")]
     Utf8,
-    /// The start frame's configuration does not parse.
-    #[error("bad start frame: {0}")]
-    Config(String),
 }
 
 /// Reads one frame into `buf` (tag first), reusing its allocation.
@@ -120,9 +89,13 @@ pub fn read_frame(r: &mut impl Read, buf: &mut Vec<u8>) -> io::Result<bool> {
     if len == 0 || len > MAX_FRAME {
         return Err(io::Error::new(io::ErrorKind::InvalidData, FrameError::Length(len)));
     }
+    // Grow the buffer as bytes arrive rather than to the declared length:
+    // a corrupt length must not cost its size before the stream runs dry.
     buf.clear();
-    buf.resize(len, 0);
-    r.read_exact(buf)?;
+    r.take(len as u64).read_to_end(buf)?;
+    if buf.len() < len {
+        return Err(io::Error::new(io::ErrorKind::UnexpectedEof, FrameError::Truncated("frame body")));
+    }
     Ok(true)
 }
 
@@ -155,8 +128,9 @@ pub fn write_result(w: &mut impl Write, index: u64, status: Status, payload: &[u
 /// A frame the parent sends, decoded (borrowing the frame's buffer).
 #[derive(Debug, PartialEq)]
 pub enum ToWorker<'a> {
-    /// Start with this configuration.
-    Start(WorkerConfig),
+    /// Start with this configuration (JSON: what the worker needs to set
+    /// itself up is the worker's business, not the protocol's).
+    Start(&'a [u8]),
     /// Run these items.
     Chunk(ChunkView<'a>),
     /// Exit.
@@ -259,7 +233,7 @@ fn take_u64<'a>(b: &'a [u8], what: &'static str) -> Result<(u64, &'a [u8]), Fram
 pub fn decode_to_worker(frame: &[u8]) -> Result<ToWorker<'_>, FrameError> {
     let (&tag, body) = frame.split_first().ok_or(FrameError::Truncated("tag"))?;
     match tag {
-        TAG_START => serde_json::from_slice(body).map(ToWorker::Start).map_err(|e| FrameError::Config(e.to_string())),
+        TAG_START => Ok(ToWorker::Start(body)),
         TAG_CHUNK => {
             let (func_len, rest) = take_u16(body, "export name length")?;
             let (func, rest) = rest.split_at_checked(func_len as usize).ok_or(FrameError::Truncated("export name"))?;

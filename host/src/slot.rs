@@ -17,7 +17,8 @@ use crossbeam_channel::{Receiver, Sender, select};
 
 use crate::dispatch::{Chunk, Shared};
 use crate::error::{BuildError, TaskError};
-use crate::protocol::{self, FromWorker, Status, WorkerConfig};
+use crate::protocol::{self, FromWorker, Status};
+use crate::start::WorkerConfig;
 use crate::worker::WORKER_ARG;
 
 /// Chunks a worker holds at once: one running, one ready behind it, so that

@@ -10,6 +10,7 @@ use crate::command::CommandRunner;
 use crate::instance::{EPOCH_TICK, Outcome, Recipe, TaskInstance};
 use crate::module::ModuleMode;
 use crate::protocol::{self, ToWorker};
+use crate::start::WorkerConfig;
 
 /// The first argument that puts a program into worker mode.
 pub const WORKER_ARG: &str = "__rpool-worker";
@@ -72,7 +73,9 @@ fn serve(input: &mut BufReader<impl io::Read>, output: &mut impl Write) -> Resul
         return Ok(());
     }
     let config = match protocol::decode_to_worker(&frame) {
-        Ok(ToWorker::Start(config)) => config,
+        Ok(ToWorker::Start(body)) => {
+            serde_json::from_slice::<WorkerConfig>(body).map_err(|e| format!("protocol error: bad start frame: {e}"))?
+        }
         Ok(other) => {
             return Err(format!("protocol error: expected a start frame, got {other:?}"));
         }

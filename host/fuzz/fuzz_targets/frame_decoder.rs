@@ -4,7 +4,12 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use rpool_wasm::protocol::{self, ToWorker};
+
+#[path = "../../src/protocol.rs"]
+#[allow(dead_code)]
+mod protocol;
+
+use protocol::ToWorker;
 
 fuzz_target!(|data: &[u8]| {
     let mut stream = data;
