@@ -275,3 +275,18 @@ fn empty_input_in_every_method() {
     assert_eq!(pending.get().unwrap(), Vec::<i64>::new());
     assert_eq!(pool.starmap_async::<(i64, u32), i64>("power", []).unwrap().get().unwrap(), Vec::<i64>::new());
 }
+
+#[test]
+fn after_a_trap_the_next_item_sees_a_fresh_initialized_instance() {
+    let pool = pool(guests::TUTORIAL).workers(1).initializer("init_worker", &(10,)).build().unwrap();
+    let pid = pool.worker_pids();
+    let before: Value = pool.apply("whoami", (0,)).unwrap();
+    assert_eq!(before["calls"], 1);
+    assert!(pool.apply::<_, i64>("panic_on", (2,)).is_err());
+    // The same worker process, a new instance: its call count starts again,
+    // and the initializer ran on it (process_item needs its factor).
+    let after: Value = pool.apply("whoami", (0,)).unwrap();
+    assert_eq!(after["calls"], 1, "a fresh instance");
+    assert_eq!(pool.apply::<_, i64>("process_item", (4,)).unwrap(), 40, "initialized again");
+    assert_eq!(pool.worker_pids(), pid, "a trap costs an instance, not the worker process");
+}
