@@ -40,7 +40,7 @@ pub(super) fn run(args: RunArgs) -> Result<(), CliError> {
     // gets the chunksize the look-ahead alone would have.
     let chunksize = match args.chunksize {
         Some(n) => n as usize,
-        None => input.total().unwrap_or(input.looked_ahead()).div_ceil(4 * pool.workers()).max(1),
+        None => crate::sinks::default_chunksize(input.total().unwrap_or(input.looked_ahead()), pool.workers()),
     };
     let (mut journal, done) = match &args.journal {
         Some(path) => {
