@@ -237,9 +237,7 @@ impl Slot {
             let slot = self.index;
             std::thread::Builder::new()
                 .name(format!("rpool-reader-{slot}"))
-                .spawn(move || {
-                    read_results(BufReader::with_capacity(1 << 16, stdout), slot, in_flight, progress, events_tx)
-                })
+                .spawn(move || read_results(stdout, slot, in_flight, progress, events_tx))
                 .expect("a thread can be spawned")
         };
         let process = Process { child, stdin, in_flight, progress, events, reader, stderr_relay };
@@ -364,82 +362,113 @@ impl Process {
     }
 }
 
+/// The chunk whose results a reader is delivering: its front of `in_flight`,
+/// with the count of results delivered kept here and written back there
+/// once per read of the pipe rather than once per item.
+struct Current {
+    sink: Arc<dyn crate::dispatch::Sink>,
+    func: Arc<str>,
+    count: usize,
+    answered: usize,
+}
+
 /// Turns a worker's result frames into deliveries, in the order the items
 /// were sent; tells the slot when a chunk is done and when the stream ends.
+///
+/// It takes every whole frame a read brought before it reads again: the
+/// shared state (what was answered, when the worker last made progress) is
+/// updated once per read, and a streaming job gets one batch per read. It
+/// is all written back before the reader returns, which is before the slot
+/// looks at what a dead worker left unanswered.
 fn read_results(
-    mut stdout: BufReader<std::process::ChildStdout>,
+    stdout: std::process::ChildStdout,
     slot: usize,
     in_flight: Arc<Mutex<VecDeque<InFlight>>>,
     progress: Arc<Mutex<Instant>>,
     events: Sender<Event>,
 ) {
-    let mut frame = Vec::new();
-    // The sink that last got an outcome: flushed before the reader waits,
-    // so that a streaming job gets a batch per read, not a wake-up per item.
-    let mut touched: Option<Arc<dyn crate::dispatch::Sink>> = None;
-    let corrupt = loop {
-        if !frame_buffered(stdout.buffer())
-            && let Some(sink) = touched.take()
-        {
-            sink.flush();
+    let mut frames = protocol::FrameReader::new(stdout);
+    let mut current: Option<Current> = None;
+    let write_back = |current: &Option<Current>| {
+        if let Some(current) = current {
+            lock(&in_flight).front_mut().expect("the current chunk is in flight").answered = current.answered;
         }
-        match protocol::read_frame(&mut stdout, &mut frame) {
+        *lock(&progress) = Instant::now();
+    };
+    let corrupt = 'stream: loop {
+        let mut answered_any = false;
+        loop {
+            let frame = match frames.buffered_frame() {
+                Ok(Some(frame)) => frame,
+                Ok(None) => break,
+                Err(e) => break 'stream Some(format!("worker {slot}: broken result stream: {e}")),
+            };
+            match protocol::decode_from_worker(frame) {
+                Ok(FromWorker::Ready) => {
+                    let _ = events.send(Event::Ready);
+                }
+                Ok(FromWorker::Fatal(message)) => {
+                    let _ = events.send(Event::Fatal(message.to_string()));
+                }
+                Ok(FromWorker::Result { index, status, payload }) => {
+                    if current.is_none() {
+                        let queue = lock(&in_flight);
+                        let Some(front) = queue.front() else {
+                            break 'stream Some(format!(
+                                "worker {slot}: a result for item {index} that was never sent"
+                            ));
+                        };
+                        current = Some(Current {
+                            sink: Arc::clone(&front.chunk.sink),
+                            func: Arc::clone(&front.chunk.func),
+                            count: front.chunk.count,
+                            answered: front.answered,
+                        });
+                    }
+                    let chunk = current.as_mut().expect("just set");
+                    chunk.answered += 1;
+                    answered_any = true;
+                    let index = index as usize;
+                    let message = || String::from_utf8_lossy(payload).into_owned();
+                    let func = || chunk.func.to_string();
+                    let outcome = match status {
+                        Status::Ok => Ok(payload),
+                        Status::Failed => Err(TaskError::Failed { index, func: func(), message: message() }),
+                        Status::Trap => Err(TaskError::Trap { index, func: func(), message: message() }),
+                        Status::InvalidOutput => {
+                            Err(TaskError::InvalidOutput { index, func: func(), message: message() })
+                        }
+                    };
+                    chunk.sink.deliver(index, outcome);
+                    if chunk.answered == chunk.count {
+                        let done = current.take().expect("just used");
+                        lock(&in_flight).pop_front();
+                        // A streaming job's outcomes so far go out before the
+                        // slot hears the chunk is done.
+                        done.sink.flush();
+                        let _ = events.send(Event::ChunkDone);
+                    }
+                }
+                Err(e) => break 'stream Some(format!("worker {slot}: corrupt result frame: {e}")),
+            }
+        }
+        if answered_any {
+            write_back(&current);
+        }
+        if let Some(chunk) = &current {
+            chunk.sink.flush();
+        }
+        match frames.fill() {
             Ok(true) => {}
             Ok(false) => break None,
             Err(e) => break Some(format!("worker {slot}: broken result stream: {e}")),
         }
-        match protocol::decode_from_worker(&frame) {
-            Ok(FromWorker::Ready) => {
-                let _ = events.send(Event::Ready);
-            }
-            Ok(FromWorker::Fatal(message)) => {
-                let _ = events.send(Event::Fatal(message.to_string()));
-            }
-            Ok(FromWorker::Result { index, status, payload }) => {
-                let (sink, func, done) = {
-                    let mut queue = in_flight.lock().unwrap_or_else(|e| e.into_inner());
-                    let Some(front) = queue.front_mut() else {
-                        break Some(format!("worker {slot}: a result for item {index} that was never sent"));
-                    };
-                    front.answered += 1;
-                    *lock(&progress) = Instant::now();
-                    let done = front.answered == front.chunk.count;
-                    let (sink, func) = (Arc::clone(&front.chunk.sink), Arc::clone(&front.chunk.func));
-                    if done {
-                        queue.pop_front();
-                    }
-                    (sink, func, done)
-                };
-                let index = index as usize;
-                let message = || String::from_utf8_lossy(payload).into_owned();
-                let func = || func.to_string();
-                let outcome = match status {
-                    Status::Ok => Ok(payload),
-                    Status::Failed => Err(TaskError::Failed { index, func: func(), message: message() }),
-                    Status::Trap => Err(TaskError::Trap { index, func: func(), message: message() }),
-                    Status::InvalidOutput => Err(TaskError::InvalidOutput { index, func: func(), message: message() }),
-                };
-                sink.deliver(index, outcome);
-                if touched.as_ref().is_some_and(|t| !Arc::ptr_eq(t, &sink)) {
-                    touched.take().expect("just checked").flush();
-                }
-                touched = Some(sink);
-                if done {
-                    let _ = events.send(Event::ChunkDone);
-                }
-            }
-            Err(e) => break Some(format!("worker {slot}: corrupt result frame: {e}")),
-        }
     };
-    if let Some(sink) = touched {
-        sink.flush();
+    write_back(&current);
+    if let Some(chunk) = &current {
+        chunk.sink.flush();
     }
     let _ = events.send(Event::Closed(corrupt));
-}
-
-/// Whether `buffered` holds a whole frame (reading it will not block).
-fn frame_buffered(buffered: &[u8]) -> bool {
-    buffered.len() >= 4 && buffered.len() - 4 >= u32::from_le_bytes(buffered[..4].try_into().expect("4 bytes")) as usize
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
