@@ -15,7 +15,7 @@ use serde::de::DeserializeOwned;
 
 use crate::dispatch::Shared;
 use crate::error::TaskError;
-use crate::sinks::{Chunker, Stream, Streamed};
+use crate::sinks::{Batch, Chunker, EncodeItem, Stream};
 
 /// Small items: a lazy job keeps up to this many submitted and not yet
 /// consumed, so that workers never wait on the consumer between items…
@@ -30,9 +30,9 @@ struct Feed<I> {
     items: I,
     chunker: Chunker,
     stream: Arc<Stream>,
-    rx: Receiver<Vec<Streamed>>,
+    rx: Receiver<Batch>,
     /// The rest of the last batch received.
-    batch: std::collections::VecDeque<Streamed>,
+    batch: Batch,
     chunksize: usize,
     /// What keeps every worker busy: its chunks in flight and one queued.
     window: usize,
@@ -46,7 +46,7 @@ struct Feed<I> {
     exhausted: bool,
 }
 
-impl<I: Iterator<Item: Serialize>> Feed<I> {
+impl<I: Iterator<Item: EncodeItem>> Feed<I> {
     fn new(
         shared: Arc<Shared>,
         items: I,
@@ -64,7 +64,7 @@ impl<I: Iterator<Item: Serialize>> Feed<I> {
             chunker,
             stream,
             rx,
-            batch: std::collections::VecDeque::new(),
+            batch: Batch::default(),
             chunksize,
             window: window.max(chunksize),
             fed_bytes: 0,
@@ -97,8 +97,9 @@ impl<I: Iterator<Item: Serialize>> Feed<I> {
         self.window.max(small)
     }
 
-    /// The next outcome to complete, or `None` when every item is accounted for.
-    fn next_outcome(&mut self) -> Option<Streamed> {
+    /// Makes the next outcome to complete ready to [`take`](Feed::take):
+    /// its index, or `None` when every item is accounted for.
+    fn ready(&mut self) -> Option<usize> {
         self.fill();
         if self.exhausted && self.received == self.chunker.next_index {
             return None;
@@ -106,11 +107,17 @@ impl<I: Iterator<Item: Serialize>> Feed<I> {
         // Every submitted item is delivered exactly once (see `Sink`), so
         // this cannot wait forever, and the stream's sender lives in `self`.
         if self.batch.is_empty() {
-            self.batch = self.rx.recv().expect("the stream's sender is held by this feed").into();
+            self.batch = self.rx.recv().expect("the stream's sender is held by this feed");
         }
-        let outcome = self.batch.pop_front().expect("batches are never empty");
+        self.batch.front_index()
+    }
+
+    /// Takes the outcome [`ready`](Feed::ready) announced; `release` if it
+    /// goes to the caller now (not held back for ordering).
+    fn take(&mut self, release: bool) -> (usize, Result<&[u8], TaskError>) {
         self.received += 1;
-        Some(outcome)
+        self.released += usize::from(release);
+        self.batch.pop().expect("`ready` announced an outcome")
     }
 }
 
@@ -123,9 +130,9 @@ impl<I> Drop for Feed<I> {
     }
 }
 
-fn decode<R: DeserializeOwned>(func: &str, (index, outcome): Streamed) -> Result<R, TaskError> {
+fn decode<R: DeserializeOwned>(func: &str, index: usize, outcome: Result<&[u8], TaskError>) -> Result<R, TaskError> {
     outcome.and_then(|json| {
-        serde_json::from_slice(&json).map_err(|e| TaskError::Decode {
+        serde_json::from_slice(json).map_err(|e| TaskError::Decode {
             index,
             func: func.to_string(),
             message: e.to_string(),
@@ -135,15 +142,18 @@ fn decode<R: DeserializeOwned>(func: &str, (index, outcome): Streamed) -> Result
 
 /// Outcomes as workers sent them (result JSON already validated there), in
 /// input order or in completion order: what the public iterators decode,
-/// and what the CLI writes out as is.
+/// and what the CLI writes out as is. Each outcome's JSON is borrowed until
+/// the next call, so none is copied unless it must wait for its turn.
 pub(crate) struct RawStream<I> {
     feed: Feed<I>,
     /// In input order: outcomes that came early wait here.
-    ordered: Option<BTreeMap<usize, Streamed>>,
+    ordered: Option<BTreeMap<usize, Result<Vec<u8>, TaskError>>>,
     next: usize,
+    /// The JSON of the last outcome handed out from `ordered`.
+    held: Vec<u8>,
 }
 
-impl<I: Iterator<Item: Serialize>> RawStream<I> {
+impl<I: Iterator<Item: EncodeItem>> RawStream<I> {
     pub(crate) fn new(
         shared: Arc<Shared>,
         items: I,
@@ -157,31 +167,49 @@ impl<I: Iterator<Item: Serialize>> RawStream<I> {
             feed: Feed::new(shared, items, func, args, chunksize, window),
             ordered: ordered.then(BTreeMap::new),
             next: 0,
+            held: Vec::new(),
         }
     }
 
-    fn func(&self) -> &str {
-        &self.feed.chunker.func
+    /// The export the stream's items call.
+    fn func(&self) -> Arc<str> {
+        Arc::clone(&self.feed.chunker.func)
     }
-}
 
-impl<I: Iterator<Item: Serialize>> Iterator for RawStream<I> {
-    type Item = Streamed;
+    /// Whether an outcome can be had without waiting for a worker (in input
+    /// order, only when it is the next one's turn).
+    pub(crate) fn has_ready(&self) -> bool {
+        match &self.ordered {
+            None => !self.feed.batch.is_empty(),
+            Some(pending) => pending.contains_key(&self.next) || self.feed.batch.front_index() == Some(self.next),
+        }
+    }
 
-    fn next(&mut self) -> Option<Streamed> {
+    /// The next outcome: `(index, result JSON or error)`.
+    pub(crate) fn next(&mut self) -> Option<(usize, Result<&[u8], TaskError>)> {
         let Some(pending) = self.ordered.as_mut() else {
-            let outcome = self.feed.next_outcome()?;
-            self.feed.released += 1;
-            return Some(outcome);
+            self.feed.ready()?;
+            return Some(self.feed.take(true));
         };
         loop {
             if let Some(outcome) = pending.remove(&self.next) {
+                let index = self.next;
                 self.next += 1;
                 self.feed.released += 1;
-                return Some(outcome);
+                return Some((
+                    index,
+                    outcome.map(|json| {
+                        self.held = json;
+                        &self.held[..]
+                    }),
+                ));
             }
-            let outcome = self.feed.next_outcome()?;
-            pending.insert(outcome.0, outcome);
+            if self.feed.ready()? == self.next {
+                self.next += 1;
+                return Some(self.feed.take(true));
+            }
+            let (index, outcome) = self.feed.take(false);
+            pending.insert(index, outcome.map(<[u8]>::to_vec));
         }
     }
 }
@@ -194,12 +222,13 @@ impl<I: Iterator<Item: Serialize>> Iterator for RawStream<I> {
 /// item and can be called again).
 pub struct Imap<I, R> {
     raw: RawStream<I>,
+    func: Arc<str>,
     _result: PhantomData<fn() -> R>,
 }
 
 impl<I: Iterator<Item: Serialize>, R: DeserializeOwned> Imap<I, R> {
     pub(crate) fn new(raw: RawStream<I>) -> Self {
-        Imap { raw, _result: PhantomData }
+        Imap { func: raw.func(), raw, _result: PhantomData }
     }
 }
 
@@ -207,8 +236,8 @@ impl<I: Iterator<Item: Serialize>, R: DeserializeOwned> Iterator for Imap<I, R> 
     type Item = Result<R, TaskError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let outcome = self.raw.next()?;
-        Some(decode(self.raw.func(), outcome))
+        let (index, outcome) = self.raw.next()?;
+        Some(decode(&self.func, index, outcome))
     }
 }
 
@@ -222,12 +251,13 @@ impl<I, R> std::fmt::Debug for Imap<I, R> {
 /// returns: `(index, result)` pairs in the order items complete.
 pub struct ImapUnordered<I, R> {
     raw: RawStream<I>,
+    func: Arc<str>,
     _result: PhantomData<fn() -> R>,
 }
 
 impl<I: Iterator<Item: Serialize>, R: DeserializeOwned> ImapUnordered<I, R> {
     pub(crate) fn new(raw: RawStream<I>) -> Self {
-        ImapUnordered { raw, _result: PhantomData }
+        ImapUnordered { func: raw.func(), raw, _result: PhantomData }
     }
 }
 
@@ -235,9 +265,8 @@ impl<I: Iterator<Item: Serialize>, R: DeserializeOwned> Iterator for ImapUnorder
     type Item = (usize, Result<R, TaskError>);
 
     fn next(&mut self) -> Option<Self::Item> {
-        let outcome = self.raw.next()?;
-        let index = outcome.0;
-        Some((index, decode(self.raw.func(), outcome)))
+        let (index, outcome) = self.raw.next()?;
+        Some((index, decode(&self.func, index, outcome)))
     }
 }
 

@@ -108,7 +108,7 @@ impl<R: BufRead> ItemReader<R> {
             if buf.is_empty() {
                 return Ok(None);
             }
-            let blank = buf.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(buf.len());
+            let blank = buf.iter().position(|b| !is_json_space(*b)).unwrap_or(buf.len());
             let next = buf.get(blank).copied();
             (self.line, self.column) = position_after(self.line, self.column, &buf[..blank]);
             self.reader.consume(blank);
@@ -118,25 +118,10 @@ impl<R: BufRead> ItemReader<R> {
         }
     }
 
-    /// Parses `bytes` (an item starting at `line`:`column`) into a raw value,
-    /// placing a parse error at its position in the whole input.
-    fn parse(bytes: &[u8], line: usize, column: usize) -> Result<Box<RawValue>, ItemError> {
-        serde_json::from_slice::<Box<RawValue>>(bytes).map_err(|e| {
-            let (l, c) = (e.line(), e.column());
-            let message = e.to_string();
-            let message = message.split(" at line ").next().unwrap_or(&message).to_string();
-            if l <= 1 {
-                ItemError::Syntax { line, column: column + c.saturating_sub(1), message }
-            } else {
-                ItemError::Syntax { line: line + l - 1, column: c, message }
-            }
-        })
-    }
-
-    /// One value of the array, scanned to the `,` or `]` that ends it,
-    /// a buffered slice at a time.
-    fn array_value(&mut self) -> Result<Box<RawValue>, ItemError> {
-        let (line, column) = (self.line, self.column);
+    /// One value of the array into `self.item`, scanned to the `,` or `]`
+    /// that ends it, a buffered slice at a time, without the white space
+    /// after it.
+    fn array_value(&mut self) -> Result<(), ItemError> {
         self.item.clear();
         let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
         loop {
@@ -176,12 +161,15 @@ impl<R: BufRead> ItemReader<R> {
         }
         let item = std::mem::take(&mut self.item);
         self.advance(&item);
-        let value = Self::parse(&item, line, column);
         self.item = item;
-        value
+        let blank = self.item.iter().rev().take_while(|b| is_json_space(**b)).count();
+        self.item.truncate(self.item.len() - blank);
+        Ok(())
     }
 
-    fn next_in_array(&mut self) -> Result<Option<Box<RawValue>>, ItemError> {
+    /// The next item of the array into `self.item`; where it starts, or
+    /// `None` after the last.
+    fn next_in_array(&mut self) -> Result<Option<(usize, usize)>, ItemError> {
         loop {
             let next = self.skip_whitespace()?;
             match (self.state, next) {
@@ -203,9 +191,10 @@ impl<R: BufRead> ItemReader<R> {
                 }
                 (State::Value { .. }, Some(b',' | b']')) => return Err(self.syntax("expected value")),
                 (State::Value { .. }, Some(_)) => {
-                    let value = self.array_value()?;
+                    let at = (self.line, self.column);
+                    self.array_value()?;
                     self.state = State::Separator;
-                    return Ok(Some(value));
+                    return Ok(Some(at));
                 }
                 (State::Separator, Some(b',')) => {
                     self.bump(b',');
@@ -223,7 +212,9 @@ impl<R: BufRead> ItemReader<R> {
         }
     }
 
-    fn next_line(&mut self) -> Result<Option<Box<RawValue>>, ItemError> {
+    /// The next non-blank line into `self.item`, without the white space
+    /// around it; where it starts, or `None` at the end.
+    fn next_line(&mut self) -> Result<Option<(usize, usize)>, ItemError> {
         loop {
             self.item.clear();
             let read = self.reader.read_until(b'\n', &mut self.item).map_err(|e| ItemError::Io(e.to_string()))?;
@@ -232,19 +223,20 @@ impl<R: BufRead> ItemReader<R> {
             }
             let line = self.line;
             self.line += 1;
-            if self.item.iter().all(u8::is_ascii_whitespace) {
+            let blank = self.item.iter().rev().take_while(|b| is_json_space(**b)).count();
+            self.item.truncate(self.item.len() - blank);
+            let indent = self.item.iter().take_while(|b| is_json_space(**b)).count();
+            if self.item.is_empty() {
                 continue;
             }
-            return Self::parse(&self.item, line, 1).map(Some);
+            self.item.drain(..indent);
+            return Ok(Some((line, 1 + indent)));
         }
     }
-}
 
-impl<R: BufRead> Iterator for ItemReader<R> {
-    type Item = Result<Box<RawValue>, ItemError>;
-
-    /// The next item; after an error, the end.
-    fn next(&mut self) -> Option<Self::Item> {
+    /// The next item's JSON, unchecked, into `self.item`: where it starts,
+    /// or `None` after the last item. After an error, the end.
+    fn scan(&mut self) -> Option<Result<(usize, usize), ItemError>> {
         if self.failed {
             return None;
         }
@@ -256,6 +248,55 @@ impl<R: BufRead> Iterator for ItemReader<R> {
             self.failed = true;
         }
         next.transpose()
+    }
+
+    /// Appends the next item's JSON, checked, to `out`, without allocating
+    /// anything per item: what a reader that batches items uses. `None`
+    /// after the last item or an error.
+    pub fn read_into(&mut self, out: &mut Vec<u8>) -> Option<Result<(), ItemError>> {
+        let (line, column) = match self.scan()? {
+            Ok(at) => at,
+            Err(e) => return Some(Err(e)),
+        };
+        if let Err(e) = crate::json::check(&self.item) {
+            self.failed = true;
+            return Some(Err(locate(e, line, column)));
+        }
+        out.extend_from_slice(&self.item);
+        Some(Ok(()))
+    }
+}
+
+/// A parse error of an item that starts at `line`:`column`, placed in the
+/// whole input.
+fn locate(e: serde_json::Error, line: usize, column: usize) -> ItemError {
+    let (l, c) = (e.line(), e.column());
+    let message = e.to_string();
+    let message = message.split(" at line ").next().unwrap_or(&message).to_string();
+    if l <= 1 {
+        ItemError::Syntax { line, column: column + c.saturating_sub(1), message }
+    } else {
+        ItemError::Syntax { line: line + l - 1, column: c, message }
+    }
+}
+
+/// JSON's white space (not form feed, which `u8::is_ascii_whitespace` counts).
+fn is_json_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
+}
+
+impl<R: BufRead> Iterator for ItemReader<R> {
+    type Item = Result<Box<RawValue>, ItemError>;
+
+    /// The next item; after an error, the end.
+    fn next(&mut self) -> Option<Self::Item> {
+        let (line, column) = match self.scan()? {
+            Ok(at) => at,
+            Err(e) => return Some(Err(e)),
+        };
+        let value = serde_json::from_slice::<Box<RawValue>>(&self.item).map_err(|e| locate(e, line, column));
+        self.failed = value.is_err();
+        Some(value)
     }
 }
 
@@ -319,6 +360,47 @@ mod tests {
         assert_eq!(reader.next().unwrap().unwrap().get(), "2");
         assert!(reader.next().unwrap().is_err());
         assert!(reader.next().is_none());
+    }
+
+    /// What `read_into` appends, item by item, and its error if any.
+    fn read_raw(text: &str, format: ItemFormat) -> (Vec<String>, Option<String>) {
+        let mut reader = ItemReader::new(text.as_bytes(), format);
+        let (mut items, mut buf) = (Vec::new(), Vec::new());
+        while let Some(item) = reader.read_into(&mut buf) {
+            if let Err(e) = item {
+                return (items, Some(e.to_string()));
+            }
+            items.push(String::from_utf8(std::mem::take(&mut buf)).unwrap());
+        }
+        (items, None)
+    }
+
+    #[test]
+    fn read_into_appends_the_same_items_as_the_iterator() {
+        for (text, format) in [
+            (" [ 1 , -20,0 ,\n{\"a\": [1, \"]\"]}\t, \"x,\\\"]\" , 1.5e3, null ] ", ItemFormat::Json),
+            ("  7 \r\n\n [2, 3]\n\t{\"a\":4}  ", ItemFormat::Jsonl),
+        ] {
+            let expected = read(text, format).unwrap();
+            assert_eq!(read_raw(text, format), (expected, None), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn read_into_checks_items_like_the_iterator() {
+        for (text, format) in [
+            ("[1, 01]", ItemFormat::Json),
+            ("[1, -]", ItemFormat::Json),
+            ("[1, 2 3]", ItemFormat::Json),
+            ("[1,\n {x}]", ItemFormat::Json),
+            ("[1, \u{c}2]", ItemFormat::Json),
+            ("1\n  tru\n", ItemFormat::Jsonl),
+        ] {
+            let expected = read(text, format).unwrap_err().to_string();
+            let (items, error) = read_raw(text, format);
+            assert_eq!(items, ["1"], "{text:?}");
+            assert_eq!(error.as_deref(), Some(&*expected), "{text:?}");
+        }
     }
 
     #[test]

@@ -119,6 +119,7 @@ mod imap;
 mod inspect;
 mod instance;
 mod items;
+mod json;
 mod limits;
 mod module;
 mod pool;

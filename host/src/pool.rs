@@ -14,7 +14,7 @@ use crate::dispatch::Shared;
 use crate::error::{ExportError, JoinError, MapError, SubmitError, TaskError};
 use crate::imap::{Imap, ImapUnordered, RawStream};
 use crate::module::TaskModule;
-use crate::sinks::{Args, Chunker, Collect, default_chunksize};
+use crate::sinks::{Args, Chunker, Collect, EncodeItem, default_chunksize};
 use crate::slot::WINDOW;
 
 /// A pool of worker processes running one task module, like Python's
@@ -412,7 +412,7 @@ impl<'p> Func<'p> {
 
     /// A lazy map (`star`: starmap) whose outcomes are the JSON bytes the
     /// workers sent, for callers that pass results on without decoding them.
-    pub(crate) fn raw_map<I: IntoIterator<Item: Serialize>>(
+    pub(crate) fn raw_map<I: IntoIterator<Item: EncodeItem>>(
         &self,
         items: I,
         star: bool,
@@ -433,7 +433,7 @@ impl<'p> Func<'p> {
     /// A lazy job's outcomes as workers sent them, in input order or not:
     /// enough chunks in flight to keep every worker's window full, with one
     /// more queued behind each.
-    pub(crate) fn raw_stream<I: IntoIterator<Item: Serialize>>(
+    pub(crate) fn raw_stream<I: IntoIterator<Item: EncodeItem>>(
         &self,
         items: I,
         args: Args,

@@ -2,6 +2,8 @@
 //! into a `Vec` (map, starmap, apply and their async forms) or streamed to an
 //! iterator (imap, imap_unordered).
 
+use std::collections::VecDeque;
+use std::ops::Range;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -53,6 +55,39 @@ impl Args {
         }
         Ok(())
     }
+
+    /// Appends the argument array for an item that is JSON already (checked
+    /// by whoever read it): no serializer, a copy.
+    pub fn encode_raw(self, json: &[u8], buf: &mut Vec<u8>) -> Result<(), String> {
+        match self {
+            Args::Wrap => {
+                buf.push(b'[');
+                buf.extend_from_slice(json);
+                buf.push(b']');
+            }
+            Args::AsIs if json.first() != Some(&b'[') => {
+                let shown = String::from_utf8_lossy(&json[..json.len().min(40)]).into_owned();
+                return Err(format!("the arguments must be a JSON array, got `{shown}`"));
+            }
+            Args::AsIs | Args::Item => buf.extend_from_slice(json),
+        }
+        Ok(())
+    }
+}
+
+/// A job's item as the chunker sees it: something that writes its call's
+/// input into a chunk frame. Every `Serialize` value is one (serde writes
+/// it); the command line's items, JSON it read and checked already, are
+/// another (copied as they are, with no serializer per item).
+pub(crate) trait EncodeItem {
+    /// Appends this item's input, passed as `args` says, to `buf`.
+    fn encode_into(&self, args: Args, buf: &mut Vec<u8>) -> Result<(), String>;
+}
+
+impl<T: Serialize> EncodeItem for T {
+    fn encode_into(&self, args: Args, buf: &mut Vec<u8>) -> Result<(), String> {
+        args.encode(self, buf)
+    }
 }
 
 /// Turns a job's items into chunks, numbering them from 0.
@@ -67,14 +102,14 @@ impl Chunker {
     /// Takes up to `n` items and encodes them into a chunk. An item whose
     /// arguments cannot be encoded is delivered as its error instead. Returns
     /// the chunk (`None` if no item made it) and how many items were taken.
-    pub fn chunk<A: Serialize>(&mut self, items: &mut impl Iterator<Item = A>, n: usize) -> (Option<Chunk>, usize) {
+    pub fn chunk<A: EncodeItem>(&mut self, items: &mut impl Iterator<Item = A>, n: usize) -> (Option<Chunk>, usize) {
         let mut encoder = ChunkEncoder::new(&self.func);
         let mut taken = 0;
         for item in items.take(n) {
             let index = self.next_index;
             self.next_index += 1;
             taken += 1;
-            if let Err(message) = encoder.push(index as u64, |buf| self.args.encode(&item, buf)) {
+            if let Err(message) = encoder.push(index as u64, |buf| item.encode_into(self.args, buf)) {
                 self.sink.deliver(index, Err(TaskError::Arguments { index, func: self.func.to_string(), message }));
             }
         }
@@ -166,20 +201,54 @@ impl<R: DeserializeOwned + Send + 'static, T: Send + 'static> Sink for Collect<R
     }
 }
 
-/// One streamed outcome: the item's index and its result JSON or error.
-pub(crate) type Streamed = (usize, Result<Vec<u8>, TaskError>);
+/// Outcomes delivered together, their result JSON laid end to end in one
+/// buffer: nothing is allocated per item between a worker's pipe and the
+/// consumer.
+#[derive(Debug, Default)]
+pub(crate) struct Batch {
+    bytes: Vec<u8>,
+    outcomes: VecDeque<(usize, Result<Range<usize>, TaskError>)>,
+}
+
+impl Batch {
+    /// Appends item `index`'s outcome.
+    pub fn push(&mut self, index: usize, outcome: Result<&[u8], TaskError>) {
+        let outcome = outcome.map(|json| {
+            let start = self.bytes.len();
+            self.bytes.extend_from_slice(json);
+            start..self.bytes.len()
+        });
+        self.outcomes.push_back((index, outcome));
+    }
+
+    /// Whether no outcome is left.
+    pub fn is_empty(&self) -> bool {
+        self.outcomes.is_empty()
+    }
+
+    /// The index of the first outcome left.
+    pub fn front_index(&self) -> Option<usize> {
+        self.outcomes.front().map(|(index, _)| *index)
+    }
+
+    /// Takes the first outcome left; its JSON stays in the batch.
+    pub fn pop(&mut self) -> Option<(usize, Result<&[u8], TaskError>)> {
+        let (index, outcome) = self.outcomes.pop_front()?;
+        Some((index, outcome.map(|range| &self.bytes[range])))
+    }
+}
 
 /// Streams a job's outcomes, as they arrive, to its iterator, in batches:
 /// one message per read of a worker's pipe rather than one per item.
 pub(crate) struct Stream {
-    tx: Sender<Vec<Streamed>>,
-    pending: Mutex<Vec<Streamed>>,
+    tx: Sender<Batch>,
+    pending: Mutex<Batch>,
     dropped: AtomicBool,
 }
 
 impl Stream {
-    pub fn new(tx: Sender<Vec<Streamed>>) -> Arc<Stream> {
-        Arc::new(Stream { tx, pending: Mutex::new(Vec::new()), dropped: AtomicBool::new(false) })
+    pub fn new(tx: Sender<Batch>) -> Arc<Stream> {
+        Arc::new(Stream { tx, pending: Mutex::new(Batch::default()), dropped: AtomicBool::new(false) })
     }
 
     /// The iterator is gone: skip the job's queued chunks.
@@ -190,7 +259,7 @@ impl Stream {
 
 impl Sink for Stream {
     fn deliver(&self, index: usize, outcome: Result<&[u8], TaskError>) {
-        self.pending.lock().unwrap_or_else(|e| e.into_inner()).push((index, outcome.map(<[u8]>::to_vec)));
+        self.pending.lock().unwrap_or_else(|e| e.into_inner()).push(index, outcome);
     }
 
     fn is_done(&self) -> bool {

@@ -47,28 +47,33 @@ fn imap_unordered_prints_index_and_result_objects() {
 #[test]
 fn imap_prints_each_result_as_soon_as_it_is_ready() {
     // One worker, four items of 200 ms each: the first line must come out
-    // while the other items are still running, not when the run ends.
+    // while the other items are still running, not when the run ends —
+    // whether each item is a chunk of its own or all four are one chunk
+    // (the worker writes a slow item's result out before the next item).
     use std::io::BufRead;
-    let mut child = std::process::Command::new(crate::BIN)
-        .args(["run", guests::TUTORIAL, "--func", "slow_square", "--imap", "-", "-w", "1", "--chunksize", "1"])
-        .env("RPOOL_WASM_CACHE_DIR", rpool_wasm_tests::shared_cache_dir())
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::io::Write::write_all(&mut child.stdin.take().unwrap(), b"[1, 2, 3, 4]").unwrap();
-    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    assert_eq!(lines.next().unwrap().unwrap(), "1");
-    let first_line = std::time::Instant::now();
-    let rest: Vec<String> = lines.map(Result::unwrap).collect();
-    let ended = std::time::Instant::now();
-    assert!(child.wait().unwrap().success());
-    assert_eq!(rest, ["4", "9", "16"]);
-    assert!(
-        ended - first_line >= std::time::Duration::from_millis(300),
-        "the first result came only {:?} before the end: it was held back",
-        ended - first_line
-    );
+    for chunksize in ["1", "4"] {
+        let mut child = std::process::Command::new(crate::BIN)
+            .args(["run", guests::TUTORIAL, "--func", "slow_square", "--imap", "-", "-w", "1"])
+            .args(["--chunksize", chunksize])
+            .env("RPOOL_WASM_CACHE_DIR", rpool_wasm_tests::shared_cache_dir())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), b"[1, 2, 3, 4]").unwrap();
+        let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        assert_eq!(lines.next().unwrap().unwrap(), "1");
+        let first_line = std::time::Instant::now();
+        let rest: Vec<String> = lines.map(Result::unwrap).collect();
+        let ended = std::time::Instant::now();
+        assert!(child.wait().unwrap().success());
+        assert_eq!(rest, ["4", "9", "16"]);
+        assert!(
+            ended - first_line >= std::time::Duration::from_millis(300),
+            "chunksize {chunksize}: the first result came only {:?} before the end: it was held back",
+            ended - first_line
+        );
+    }
 }
 
 #[test]

@@ -2,37 +2,90 @@
 //! read lazily. A look-ahead of the first items tells the total (and so
 //! Python's default chunksize) whenever the input is small enough to end
 //! within it; a longer input streams on in bounded memory.
+//!
+//! Items travel in batches, their JSON end to end in one buffer: reading,
+//! checking and chunking a million small items allocates per batch, not
+//! per item.
 
 use std::cell::RefCell;
-use std::collections::VecDeque;
 use std::io::BufRead;
 use std::path::Path;
 use std::rc::Rc;
 
 use crossbeam_channel::Receiver;
 
-use serde_json::value::RawValue;
-
 use super::CliError;
+use crate::sinks::{Args, EncodeItem};
 use crate::{ItemFormat, ItemReader};
 
-/// How many items the look-ahead reads before the run starts.
-const LOOK_AHEAD: usize = 100_000;
-/// Items per batch from the reading thread, and batches it may read ahead.
-const BATCH: usize = 4096;
+/// How many items the look-ahead reads before the run starts, and at most
+/// how many bytes of them.
+const LOOK_AHEAD: (usize, usize) = (100_000, 64 << 20);
+/// Items per batch from the reading thread (and bytes, so that big items
+/// come in small batches), and batches it may read ahead.
+const BATCH: (usize, usize) = (4096, 1 << 20);
 const BATCHES_AHEAD: usize = 4;
 
 type Reader = ItemReader<Box<dyn BufRead + Send>>;
 
+/// Items read, checked, and laid end to end.
+#[derive(Debug, Default)]
+struct Batch {
+    json: Vec<u8>,
+    /// Where each item's JSON ends in `json`.
+    ends: Vec<usize>,
+}
+
+impl Batch {
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    fn get(&self, i: usize) -> &[u8] {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.json[start..self.ends[i]]
+    }
+
+    /// Reads more items until it holds `max.0` or `max.1` bytes of them;
+    /// `Ok(false)` once the input has ended.
+    fn fill(&mut self, reader: &mut Reader, shown: &str, max: (usize, usize)) -> Result<bool, CliError> {
+        while self.len() < max.0 && self.json.len() < max.1 {
+            match reader.read_into(&mut self.json) {
+                Some(Ok(())) => self.ends.push(self.json.len()),
+                Some(Err(e)) => return Err(CliError::Usage(format!("{shown}: {e}"))),
+                None => return Ok(false),
+            }
+        }
+        Ok(true)
+    }
+}
+
+/// One input item: its JSON, in the batch it was read with.
+pub(super) struct Item {
+    batch: Rc<Batch>,
+    index: usize,
+}
+
+impl Item {
+    /// The item's JSON, checked when it was read.
+    pub fn json(&self) -> &[u8] {
+        self.batch.get(self.index)
+    }
+}
+
+impl EncodeItem for Item {
+    fn encode_into(&self, args: Args, buf: &mut Vec<u8>) -> Result<(), String> {
+        args.encode_raw(self.json(), buf)
+    }
+}
+
 /// The inputs, partly read.
 pub(super) struct Input {
     reader: Reader,
-    buffered: VecDeque<Box<RawValue>>,
+    looked_ahead: Batch,
     ended: bool,
     shown: String,
     starmap: bool,
-    /// A reading error met while streaming: the run's error once it stops.
-    error: InputError,
 }
 
 impl Input {
@@ -46,56 +99,40 @@ impl Input {
                 std::fs::File::open(path).map_err(|e| CliError::Usage(format!("{shown}: cannot read inputs: {e}")))?;
             Box::new(std::io::BufReader::with_capacity(1 << 16, file))
         };
-        let mut input = Input {
-            reader: ItemReader::new(reader, format),
-            buffered: VecDeque::new(),
-            ended: false,
-            shown,
-            starmap,
-            error: Rc::new(RefCell::new(None)),
-        };
-        while input.buffered.len() < LOOK_AHEAD {
-            match input.read()? {
-                Some(item) => input.buffered.push_back(item),
-                None => break,
-            }
-        }
-        Ok(input)
-    }
-
-    fn read(&mut self) -> Result<Option<Box<RawValue>>, CliError> {
-        let item = read(&mut self.reader, &self.shown);
-        self.ended = matches!(item, Ok(None));
-        item
+        let mut reader = ItemReader::new(reader, format);
+        let mut looked_ahead = Batch::default();
+        let ended = !looked_ahead.fill(&mut reader, &shown, LOOK_AHEAD)?;
+        Ok(Input { reader, looked_ahead, ended, shown, starmap })
     }
 
     /// The number of items, if the input ended within the look-ahead.
     pub fn total(&self) -> Option<usize> {
-        self.ended.then_some(self.buffered.len())
+        self.ended.then_some(self.looked_ahead.len())
     }
 
     /// How many items the look-ahead holds (a lower bound of the total).
     pub fn looked_ahead(&self) -> usize {
-        self.buffered.len()
+        self.looked_ahead.len()
     }
 
     /// The items with their indices, lazily. A reading error, or a starmap
-    /// item that is not an array, ends them; [`Input::finish`] returns it.
+    /// item that is not an array, ends them; [`finish`] returns it.
     /// Past the look-ahead, a thread reads and checks the items, a few
     /// batches ahead, so that parsing the input overlaps running it.
-    pub fn items(self) -> (impl Iterator<Item = (usize, Box<RawValue>)>, InputError) {
-        let error = Rc::clone(&self.error);
-        let Input { reader, buffered, ended, shown, starmap, error: cell } = self;
-        let mut buffered = buffered;
+    pub fn items(self) -> (impl Iterator<Item = (usize, Item)>, InputError) {
+        let error: InputError = Rc::new(RefCell::new(None));
+        let cell = Rc::clone(&error);
+        let Input { reader, looked_ahead, ended, shown, starmap } = self;
         let batches = (!ended).then(|| spawn_reader(reader, shown.clone()));
-        let mut index = 0;
+        let mut batch = Rc::new(looked_ahead);
+        let (mut next_in_batch, mut index) = (0, 0);
         let items = std::iter::from_fn(move || {
             if cell.borrow().is_some() {
                 return None;
             }
-            if buffered.is_empty() {
+            if next_in_batch == batch.len() {
                 match batches.as_ref().map(Receiver::recv) {
-                    Some(Ok(Ok(batch))) => buffered = batch.into(),
+                    Some(Ok(Ok(next))) => batch = Rc::new(next),
                     Some(Ok(Err(e))) => {
                         *cell.borrow_mut() = Some(e);
                         return None;
@@ -103,15 +140,17 @@ impl Input {
                     // The input ended: the thread is gone.
                     Some(Err(_)) | None => return None,
                 }
+                next_in_batch = 0;
             }
-            let item = buffered.pop_front()?;
-            if starmap && !item.get().starts_with('[') {
+            let item = Item { batch: Rc::clone(&batch), index: next_in_batch };
+            if starmap && item.json().first() != Some(&b'[') {
                 *cell.borrow_mut() = Some(CliError::Usage(format!(
                     "{shown}: item {index} is `{}`, but a starmap item must be the array of the call's arguments",
-                    item.get()
+                    String::from_utf8_lossy(item.json())
                 )));
                 return None;
             }
+            next_in_batch += 1;
             index += 1;
             Some((index - 1, item))
         });
@@ -119,39 +158,27 @@ impl Input {
     }
 }
 
-fn read(reader: &mut Reader, shown: &str) -> Result<Option<Box<RawValue>>, CliError> {
-    reader.next().transpose().map_err(|e| CliError::Usage(format!("{shown}: {e}")))
-}
-
 /// Reads the rest of the input on a thread of its own, in batches; a
 /// reading error is the last message.
-fn spawn_reader(mut reader: Reader, shown: String) -> Receiver<Result<Vec<Box<RawValue>>, CliError>> {
+fn spawn_reader(mut reader: Reader, shown: String) -> Receiver<Result<Batch, CliError>> {
     let (tx, rx) = crossbeam_channel::bounded(BATCHES_AHEAD);
     std::thread::Builder::new()
         .name("rpool-input".into())
         .spawn(move || {
             loop {
-                let mut batch = Vec::with_capacity(BATCH);
-                let mut failed = None;
-                while batch.len() < BATCH {
-                    match read(&mut reader, &shown) {
-                        Ok(Some(item)) => batch.push(item),
-                        Ok(None) => break,
-                        Err(e) => {
-                            failed = Some(e);
-                            break;
-                        }
-                    }
-                }
-                let last = batch.len() < BATCH;
+                let mut batch = Batch::default();
+                let filled = batch.fill(&mut reader, &shown, BATCH);
                 // The run may have stopped and dropped the receiver: then stop too.
-                if (!batch.is_empty() && tx.send(Ok(batch)).is_err())
-                    || failed.is_some_and(|e| tx.send(Err(e)).is_err())
-                {
+                if batch.len() > 0 && tx.send(Ok(batch)).is_err() {
                     return;
                 }
-                if last {
-                    return;
+                match filled {
+                    Ok(true) => {}
+                    Ok(false) => return,
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                        return;
+                    }
                 }
             }
         })

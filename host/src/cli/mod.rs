@@ -10,6 +10,7 @@ mod journal;
 mod new;
 mod output;
 mod progress;
+mod results;
 mod run;
 mod units;
 

@@ -18,6 +18,7 @@ use super::input::{self, Input};
 use super::journal::{Job, Journal};
 use super::output::Output;
 use super::progress::Progress;
+use super::results::Results;
 use crate::{DirGrant, ItemFormat, Pool, PoolBuilder, SubmitError, TaskError, Terminator};
 
 pub(super) fn run(args: RunArgs) -> Result<(), CliError> {
@@ -77,7 +78,7 @@ pub(super) fn run(args: RunArgs) -> Result<(), CliError> {
     let mut failures = Vec::new();
     // Every finished item passes here: journal, progress, and the decision to
     // stop (without --keep-going) or go on.
-    let mut finished = |index: usize, result: &Result<Vec<u8>, TaskError>| -> Result<(), CliError> {
+    let mut finished = |index: usize, result: &Result<&[u8], TaskError>| -> Result<(), CliError> {
         match result {
             Ok(value) => {
                 progress.item(false);
@@ -102,14 +103,15 @@ pub(super) fn run(args: RunArgs) -> Result<(), CliError> {
 
     match mode {
         Mode::Map | Mode::Starmap => {
-            let mut results: Vec<Option<Vec<u8>>> = Vec::new();
-            for (index, result) in func.raw_map(items, mode == Mode::Starmap, false).map_err(submit_error)? {
+            let mut results = Results::default();
+            let mut stream = func.raw_map(items, mode == Mode::Starmap, false).map_err(submit_error)?;
+            while let Some((index, result)) = stream.next() {
                 let index = original(index);
                 finished(index, &result)?;
-                if results.len() <= index {
-                    results.resize_with(index + 1, || None);
+                match result {
+                    Ok(json) => results.insert(index, json),
+                    Err(_) => results.skip(index),
                 }
-                results[index] = result.ok();
             }
             input::finish(&input_error)?;
             let n = results.len().max(done.keys().map(|&i| i + 1).max().unwrap_or(0));
@@ -119,10 +121,7 @@ pub(super) fn run(args: RunArgs) -> Result<(), CliError> {
                     out.write(b",")?;
                 }
                 // A failed item (with --keep-going) is null in the array.
-                let value = results
-                    .get(index)
-                    .and_then(Option::as_deref)
-                    .or_else(|| done.get(&index).map(|v| v.get().as_bytes()));
+                let value = results.get(index).or_else(|| done.get(&index).map(|v| v.get().as_bytes()));
                 out.write(value.unwrap_or(b"null"))?;
             }
             out.write(b"]\n")?;
@@ -139,7 +138,8 @@ pub(super) fn run(args: RunArgs) -> Result<(), CliError> {
                 }
                 Ok(())
             };
-            for (index, result) in func.raw_map(items, false, true).map_err(submit_error)? {
+            let mut stream = func.raw_map(items, false, true).map_err(submit_error)?;
+            while let Some((index, result)) = stream.next() {
                 let index = original(index);
                 finished(index, &result)?;
                 from_journal(&mut next, index, &mut out)?;
@@ -147,6 +147,9 @@ pub(super) fn run(args: RunArgs) -> Result<(), CliError> {
                 match &result {
                     Ok(value) => line(&mut out, value)?,
                     Err(error) => line(&mut out, error_line(index, error).as_bytes())?,
+                }
+                if !stream.has_ready() {
+                    out.flush()?;
                 }
             }
             input::finish(&input_error)?;
@@ -158,12 +161,17 @@ pub(super) fn run(args: RunArgs) -> Result<(), CliError> {
             for (index, value) in resumed {
                 indexed_line(&mut out, *index, value.get().as_bytes())?;
             }
-            for (index, result) in func.raw_map(items, false, false).map_err(submit_error)? {
+            out.flush()?;
+            let mut stream = func.raw_map(items, false, false).map_err(submit_error)?;
+            while let Some((index, result)) = stream.next() {
                 let index = original(index);
                 finished(index, &result)?;
                 match &result {
                     Ok(value) => indexed_line(&mut out, index, value)?,
                     Err(error) => line(&mut out, error_line(index, error).as_bytes())?,
+                }
+                if !stream.has_ready() {
+                    out.flush()?;
                 }
             }
             input::finish(&input_error)?;
@@ -185,20 +193,21 @@ pub(super) fn run(args: RunArgs) -> Result<(), CliError> {
     }
 }
 
-/// Writes one line of a line-by-line mode and pushes it out at once, so
-/// that pipelines see each result as soon as it is ready.
+/// Writes one line of a line-by-line mode. The caller flushes whenever no
+/// further result is ready, so that pipelines see each result as soon as
+/// it is, and a burst of results goes out in one write.
 fn line(out: &mut Output, json: &[u8]) -> Result<(), CliError> {
     out.write(json)?;
-    out.write(b"\n")?;
-    out.flush()
+    out.write(b"\n")
 }
 
 /// `{"index": i, "result": r}`, the line of `--imap-unordered`.
 fn indexed_line(out: &mut Output, index: usize, result: &[u8]) -> Result<(), CliError> {
-    out.write(format!("{{\"index\":{index},\"result\":").as_bytes())?;
+    out.write(b"{\"index\":")?;
+    out.write(itoa::Buffer::new().format(index).as_bytes())?;
+    out.write(b",\"result\":")?;
     out.write(result)?;
-    out.write(b"}\n")?;
-    out.flush()
+    out.write(b"}\n")
 }
 
 /// A failed item's line with --keep-going: `{"index": i, "error": "…"}`.
