@@ -2,7 +2,6 @@
 //! context, the limits on each call, and the instance that serves call
 //! after call (rebuilt after a trap, as ABI v1 requires).
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
@@ -162,10 +161,17 @@ pub(crate) struct TaskInstance {
     recipe: Recipe,
     store: Store<HostState>,
     instance: Instance,
-    /// Export handles, looked up once per instance and name.
-    funcs: HashMap<String, TypedFunc<(), i32>>,
+    /// The exports called so far, by [`ExportId`]…
+    names: Vec<String>,
+    /// …and their handles, looked up once per instance (`None` until then).
+    funcs: Vec<Option<TypedFunc<(), i32>>>,
     broken: bool,
 }
+
+/// An export a worker calls, named once per chunk rather than per item:
+/// finding it costs a comparison of names, which a tiny task would notice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ExportId(usize);
 
 /// One call's outcome: the status a result frame carries and its payload.
 pub(crate) struct Outcome<'a> {
@@ -185,39 +191,51 @@ impl TaskInstance {
     pub fn new(engine: &Engine, artifact: &Path, recipe: Recipe) -> Result<TaskInstance, String> {
         let pre = load_pre(engine, artifact)?;
         let (store, instance) = instantiate(&pre, &recipe)?;
-        Ok(TaskInstance { pre, recipe, store, instance, funcs: HashMap::new(), broken: false })
+        Ok(TaskInstance { pre, recipe, store, instance, names: Vec::new(), funcs: Vec::new(), broken: false })
     }
 
-    /// Calls export `func` with `input` (the JSON argument array).
+    /// The id of export `name`, for [`call`](TaskInstance::call). Whether
+    /// the export exists is found out by its first call.
+    pub fn export(&mut self, name: &str) -> ExportId {
+        let id = self.names.iter().position(|n| n == name).unwrap_or_else(|| {
+            self.names.push(name.to_string());
+            self.funcs.push(None);
+            self.names.len() - 1
+        });
+        ExportId(id)
+    }
+
+    /// Calls `export` with `input` (the JSON argument array).
     ///
     /// A trap leaves the instance broken; it is rebuilt before the next call.
     /// An error rebuilding it (its initializer failing) is returned as `Err`:
     /// the worker cannot go on.
-    pub fn call(&mut self, func: &str, input: &[u8]) -> Result<Outcome<'_>, String> {
+    pub fn call(&mut self, export: ExportId, input: &[u8]) -> Result<Outcome<'_>, String> {
         if self.broken {
             let (store, instance) = instantiate(&self.pre, &self.recipe)?;
             self.store = store;
             self.instance = instance;
-            self.funcs.clear();
+            self.funcs.iter_mut().for_each(|f| *f = None);
             self.broken = false;
         }
-        if !self.funcs.contains_key(func) {
+        let func = &self.names[export.0];
+        if self.funcs[export.0].is_none() {
             let f = self
                 .instance
                 .get_typed_func::<(), i32>(&mut self.store, func)
                 .map_err(|e| format!("export `{func}`: {e}"))?;
-            self.funcs.insert(func.to_string(), f);
+            self.funcs[export.0] = Some(f);
         }
         // Borrowed, not cloned: a clone registers the function's type anew,
         // which costs more than a small task's whole call.
-        let typed = &self.funcs[func];
+        let typed = self.funcs[export.0].as_ref().expect("looked up above");
         let result = run(&mut self.store, typed, input, &self.recipe.limits);
         let state = self.store.data();
         Ok(match result {
             Ok(0) => match state.output.get() {
                 None => Outcome::new(Status::Ok, &b"null"[..]),
-                Some(json) => match serde_json::from_slice::<serde::de::IgnoredAny>(json) {
-                    Ok(_) => Outcome::new(Status::Ok, json),
+                Some(json) => match crate::json::check(json) {
+                    Ok(()) => Outcome::new(Status::Ok, json),
                     Err(e) => Outcome::new(Status::InvalidOutput, e.to_string().into_bytes()),
                 },
             },
