@@ -21,17 +21,17 @@ mod imp {
         fn rpool_error_write(ptr: *const u8, len: i32);
     }
 
-    pub fn input() -> Vec<u8> {
+    pub fn input_into(buf: &mut Vec<u8>) {
         // SAFETY: `input_len` has no preconditions.
         let len = unsafe { rpool_input_len() };
         let len = usize::try_from(len).unwrap_or(0);
-        let mut buf = vec![0u8; len];
+        buf.clear();
+        buf.resize(len, 0);
         if len > 0 {
             // SAFETY: `buf` has room for exactly `input_len()` bytes, which is what the host
             // copies.
             unsafe { rpool_input_read(buf.as_mut_ptr()) };
         }
-        buf
     }
 
     pub fn output(json: &[u8]) {
@@ -58,8 +58,11 @@ mod imp {
         static ERROR: RefCell<Option<String>> = const { RefCell::new(None) };
     }
 
-    pub fn input() -> Vec<u8> {
-        INPUT.with_borrow(Clone::clone)
+    pub fn input_into(buf: &mut Vec<u8>) {
+        INPUT.with_borrow(|input| {
+            buf.clear();
+            buf.extend_from_slice(input);
+        });
     }
 
     pub fn output(json: &[u8]) {

@@ -229,7 +229,9 @@ pub mod testing;
 /// once in a call returns the same bytes. On native targets it returns the input given to
 /// [`testing::call`] on this thread (empty outside of one).
 pub fn input() -> Vec<u8> {
-    host::input()
+    let mut input = Vec::new();
+    host::input_into(&mut input);
+    input
 }
 
 /// Sets the current call's result to `json`, which must be valid JSON text.

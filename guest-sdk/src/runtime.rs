@@ -10,6 +10,21 @@ use std::sync::Once;
 thread_local! {
     /// Set by the panic hook: the error message of the current call is the panic's.
     static PANICKED: Cell<bool> = const { Cell::new(false) };
+    /// The input and result buffers, kept from one call to the next: a tiny task would
+    /// otherwise spend a good part of each call allocating and freeing them.
+    static INPUT: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+    static OUTPUT: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+}
+
+/// A buffer bigger than this is not kept for the next call: one huge item must not hold on to
+/// its memory for the instance's lifetime.
+const KEEP_BUFFER: usize = 1 << 20;
+
+/// Puts `buf` back in `slot` for the next call, unless it grew too big to keep.
+fn keep(slot: &'static std::thread::LocalKey<Cell<Vec<u8>>>, buf: Vec<u8>) {
+    if buf.capacity() <= KEEP_BUFFER {
+        slot.set(buf);
+    }
 }
 
 /// Runs one task (or initializer) call: `body` gets the input and returns the JSON result
@@ -21,10 +36,13 @@ thread_local! {
 pub fn run(name: &str, body: impl FnOnce(&[u8]) -> Result<Option<Vec<u8>>, String>) -> i32 {
     install_panic_hook();
     PANICKED.set(false);
-    let input = crate::input();
-    match panic::catch_unwind(AssertUnwindSafe(|| body(&input))) {
+    // Taken, not borrowed: a task that runs another task's shim gets buffers of its own.
+    let mut input = INPUT.take();
+    crate::host::input_into(&mut input);
+    let status = match panic::catch_unwind(AssertUnwindSafe(|| body(&input))) {
         Ok(Ok(Some(json))) => {
             crate::output(&json);
+            keep(&OUTPUT, json);
             0
         }
         Ok(Ok(None)) => 0,
@@ -45,19 +63,71 @@ pub fn run(name: &str, body: impl FnOnce(&[u8]) -> Result<Option<Vec<u8>>, Strin
             }
             1
         }
+    };
+    keep(&INPUT, input);
+    status
+}
+
+/// Up to this many arguments are held without an allocation.
+const INLINE_ARGS: usize = 8;
+
+/// The raw JSON text of each argument: the first [`INLINE_ARGS`] in place, any more on the heap.
+#[derive(Default)]
+struct ArgList<'a> {
+    inline: [Option<&'a RawValue>; INLINE_ARGS],
+    more: Vec<&'a RawValue>,
+    len: usize,
+}
+
+impl<'a> ArgList<'a> {
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn get(&self, index: usize) -> &'a RawValue {
+        match self.inline.get(index) {
+            Some(value) => value.expect("index < len"),
+            None => self.more[index - INLINE_ARGS],
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ArgList<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = ArgList<'de>;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a sequence")
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<ArgList<'de>, A::Error> {
+                let mut list = ArgList::default();
+                while let Some(value) = seq.next_element::<&'de RawValue>()? {
+                    match list.inline.get_mut(list.len) {
+                        Some(slot) => *slot = Some(value),
+                        None => list.more.push(value),
+                    }
+                    list.len += 1;
+                }
+                Ok(list)
+            }
+        }
+        deserializer.deserialize_seq(Visitor)
     }
 }
 
 /// The arguments of a call: the input's JSON array, split into one raw JSON text per argument.
 pub struct Args<'a> {
     name: &'a str,
-    values: Vec<&'a RawValue>,
+    values: ArgList<'a>,
 }
 
 impl<'a> Args<'a> {
     /// Parses `input` as a JSON array of exactly `expected` elements.
     pub fn parse(name: &'a str, input: &'a [u8], expected: usize) -> Result<Self, String> {
-        let values: Vec<&RawValue> = serde_json::from_slice(input).map_err(|err| {
+        let values: ArgList = serde_json::from_slice(input).map_err(|err| {
             format!(
                 "{name}: invalid arguments: the input must be the JSON array of the call's \
                  arguments ({})",
@@ -76,7 +146,7 @@ impl<'a> Args<'a> {
 
     /// Deserializes argument `index` (0-based); `label` names it in the error message.
     pub fn get<T: Deserialize<'a>>(&self, index: usize, label: &str) -> Result<T, String> {
-        let raw: &'a RawValue = self.values[index];
+        let raw: &'a RawValue = self.values.get(index);
         serde_json::from_str(raw.get())
             .map_err(|err| format!("{}: argument {} ({label}): {}", self.name, index + 1, without_position(&err)))
     }
@@ -84,7 +154,13 @@ impl<'a> Args<'a> {
 
 /// Serializes a task's result.
 pub fn serialize_output<T: Serialize + ?Sized>(name: &str, value: &T) -> Result<Option<Vec<u8>>, String> {
-    serde_json::to_vec(value).map(Some).map_err(|err| format!("{name}: cannot serialize the result as JSON: {err}"))
+    // Into the last call's result buffer, which `run` gives back.
+    let mut json = OUTPUT.take();
+    json.clear();
+    match serde_json::to_writer(&mut json, value) {
+        Ok(()) => Ok(Some(json)),
+        Err(err) => Err(format!("{name}: cannot serialize the result as JSON: {err}")),
+    }
 }
 
 /// The item error message for a task's `Err(error)`.
@@ -168,6 +244,12 @@ mod tests {
             "square: invalid arguments: expected 1 argument, got 2"
         );
         assert_eq!(Args::parse("f", b"[]", 0).map(|args| args.values.len()), Ok(0));
+        // More arguments than are held in place.
+        let many = Args::parse("f", b"[0, 1, 2, 3, 4, 5, 6, 7, 8, 9]", 10).unwrap();
+        assert_eq!(
+            (0..10).map(|i| many.get::<usize>(i, "x").unwrap()).collect::<Vec<_>>(),
+            (0..10).collect::<Vec<_>>()
+        );
         let err = Args::parse("square", b"5", 1).err().unwrap();
         assert!(err.starts_with("square: invalid arguments: the input must be"), "{err}");
         assert!(err.contains("expected a sequence"), "{err}");
