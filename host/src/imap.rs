@@ -36,8 +36,11 @@ struct Feed<I> {
     chunksize: usize,
     /// What keeps every worker busy: its chunks in flight and one queued.
     window: usize,
-    /// Bytes of the chunks fed so far, to size the window for small items.
+    /// Bytes of the chunks fed so far, to size the window for small items…
     fed_bytes: usize,
+    /// …as [`widened_window`](Feed::widened_window) does after each chunk:
+    /// not for every outcome, which a tiny item would notice.
+    effective_window: usize,
     /// Outcomes taken from `rx`.
     received: usize,
     /// Outcomes handed to the caller: the window is counted from here, so
@@ -68,6 +71,7 @@ impl<I: Iterator<Item: EncodeItem>> Feed<I> {
             chunksize,
             window: window.max(chunksize),
             fed_bytes: 0,
+            effective_window: window.max(chunksize).max(SMALL_ITEMS_WINDOW),
             received: 0,
             released: 0,
             exhausted: false,
@@ -76,10 +80,11 @@ impl<I: Iterator<Item: EncodeItem>> Feed<I> {
 
     /// Submits chunks while the window has room and the input lasts.
     fn fill(&mut self) {
-        while !self.exhausted && self.chunker.next_index - self.released + self.chunksize <= self.effective_window() {
+        while !self.exhausted && self.chunker.next_index - self.released + self.chunksize <= self.effective_window {
             let (chunk, taken) = self.chunker.chunk(&mut self.items, self.chunksize);
             if let Some(chunk) = chunk {
                 self.fed_bytes += chunk.frame.len();
+                self.effective_window = self.widened_window();
                 self.shared.feed(chunk);
             }
             if taken < self.chunksize {
@@ -91,7 +96,7 @@ impl<I: Iterator<Item: EncodeItem>> Feed<I> {
 
     /// The window, widened for small items (tiny chunks would otherwise make
     /// every item wait for a round trip through the consumer).
-    fn effective_window(&self) -> usize {
+    fn widened_window(&self) -> usize {
         let per_item = self.fed_bytes.checked_div(self.chunker.next_index).unwrap_or(0);
         let small = SMALL_ITEMS_WINDOW.min(WINDOW_BYTES / per_item.max(1));
         self.window.max(small)
