@@ -6,7 +6,7 @@
 //! process turns result frames into deliveries.
 
 use std::collections::VecDeque;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, IoSlice, Write};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
@@ -25,11 +25,18 @@ use crate::worker::WORKER_ARG;
 /// it never waits on the parent between chunks.
 pub(crate) const WINDOW: usize = 2;
 
-/// Chunks a worker may hold while its chunks take under [`QUICK_CHUNK`]:
-/// tiny items then travel in batches instead of one wake-up each, and
-/// load balancing loses nothing (a chunk that quick holds no one up).
-const QUICK_WINDOW: usize = 8;
-const QUICK_CHUNK: Duration = Duration::from_millis(1);
+/// While its chunks are quick, a worker may hold about this much work in
+/// chunks (at most [`MAX_WINDOW`]): tiny chunks then travel in batches,
+/// with a wake-up of each thread per batch instead of per chunk, and load
+/// balancing loses next to nothing (that much work holds no one up).
+const QUICK_WORK: Duration = Duration::from_millis(1);
+const MAX_WINDOW: usize = 64;
+
+/// How many chunks a worker may hold whose chunks take `chunk_time` each.
+fn window(chunk_time: Duration) -> usize {
+    let quick = QUICK_WORK.as_nanos() / chunk_time.as_nanos().max(1);
+    (quick as usize).clamp(WINDOW, MAX_WINDOW)
+}
 
 /// What every slot needs to start its workers.
 #[derive(Debug, Clone)]
@@ -72,7 +79,8 @@ struct InFlight {
 enum Event {
     Ready,
     Fatal(String),
-    ChunkDone,
+    /// This many chunks were answered in full (since the last such event).
+    ChunksDone(usize),
     /// The worker's stdout closed (it exited, or its stream was corrupt: the message).
     Closed(Option<String>),
 }
@@ -141,13 +149,13 @@ impl Slot {
                     }
                     return;
                 }
-                let window = if chunk_time < QUICK_CHUNK { QUICK_WINDOW } else { WINDOW };
+                let window = window(chunk_time);
                 if in_flight < window
                     && !retiring
                     && let Some(chunk) = retry.pop_front()
                 {
                     taken += 1;
-                    process.send(chunk);
+                    process.send(vec![chunk]);
                     continue;
                 }
                 let queue = if queue_open && !retiring && in_flight < window { &self.shared.queue } else { &never };
@@ -167,15 +175,28 @@ impl Slot {
                     recv(queue) -> chunk => match chunk {
                         Ok(chunk) if chunk.sink.is_done() => {}
                         Ok(chunk) => {
-                            taken += 1;
-                            process.send(chunk);
+                            // Chunks queued behind it go with it, in one write, as far as
+                            // the window (and the task limit) allows: tiny chunks then cost
+                            // the worker a wake-up per batch, not one each.
+                            let room = window - in_flight;
+                            let room = self.config.max_tasks.map_or(room, |max| room.min(max - taken));
+                            let mut chunks = vec![chunk];
+                            while chunks.len() < room {
+                                match self.shared.queue.try_recv() {
+                                    Ok(chunk) if chunk.sink.is_done() => {}
+                                    Ok(chunk) => chunks.push(chunk),
+                                    Err(_) => break,
+                                }
+                            }
+                            taken += chunks.len();
+                            process.send(chunks);
                         }
                         Err(_) => queue_open = false,
                     },
                     recv(process.events) -> event => match event.unwrap_or(Event::Closed(None)) {
-                        Event::ChunkDone => {
+                        Event::ChunksDone(chunks) => {
                             let now = Instant::now();
-                            let took = now - last_done;
+                            let took = (now - last_done) / chunks.max(1) as u32;
                             last_done = now;
                             chunk_time = if chunk_time == Duration::MAX { took } else { (chunk_time * 3 + took) / 4 };
                         }
@@ -347,18 +368,28 @@ impl Slot {
 }
 
 impl Process {
-    /// Puts `chunk` in flight and writes it to the worker.
-    fn send(&mut self, chunk: Chunk) {
-        let frame = Arc::clone(&chunk.frame);
+    /// Puts `chunks` in flight and writes them to the worker, in one
+    /// (vectored) write when the pipe takes them all at once.
+    fn send(&mut self, chunks: Vec<Chunk>) {
+        let frames: Vec<Arc<[u8]>> = chunks.iter().map(|chunk| Arc::clone(&chunk.frame)).collect();
         let mut in_flight = lock(&self.in_flight);
         if in_flight.is_empty() {
             *lock(&self.progress) = Instant::now();
         }
-        in_flight.push_back(InFlight { chunk, answered: 0 });
+        in_flight.extend(chunks.into_iter().map(|chunk| InFlight { chunk, answered: 0 }));
         drop(in_flight);
-        // A failed write means the worker died; its reader reports that, and
-        // the chunk is dealt with then.
-        let _ = self.stdin.write_all(&frame);
+        let mut slices: Vec<IoSlice<'_>> = frames.iter().map(|frame| IoSlice::new(frame)).collect();
+        let mut slices = &mut slices[..];
+        while !slices.is_empty() {
+            match self.stdin.write_vectored(slices) {
+                Ok(0) => return,
+                Ok(n) => IoSlice::advance_slices(&mut slices, n),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                // The worker died; its reader reports that, and the chunks
+                // are dealt with then.
+                Err(_) => return,
+            }
+        }
     }
 }
 
@@ -389,6 +420,9 @@ fn read_results(
 ) {
     let mut frames = protocol::FrameReader::new(stdout);
     let mut current: Option<Current> = None;
+    // The sink that last got an outcome: flushed before the reader waits,
+    // so that a streaming job gets a batch per read, not a wake-up per item.
+    let mut touched: Option<Arc<dyn crate::dispatch::Sink>> = None;
     let write_back = |current: &Option<Current>| {
         if let Some(current) = current {
             lock(&in_flight).front_mut().expect("the current chunk is in flight").answered = current.answered;
@@ -397,6 +431,9 @@ fn read_results(
     };
     let corrupt = 'stream: loop {
         let mut answered_any = false;
+        // Told to the slot once per read: a wake-up per chunk would cost
+        // tiny chunks more than running them.
+        let mut chunks_done = 0;
         loop {
             let frame = match frames.buffered_frame() {
                 Ok(Some(frame)) => frame,
@@ -440,13 +477,15 @@ fn read_results(
                         }
                     };
                     chunk.sink.deliver(index, outcome);
+                    if !touched.as_ref().is_some_and(|t| Arc::ptr_eq(t, &chunk.sink)) {
+                        if let Some(other) = touched.replace(Arc::clone(&chunk.sink)) {
+                            other.flush();
+                        }
+                    }
                     if chunk.answered == chunk.count {
-                        let done = current.take().expect("just used");
+                        current = None;
                         lock(&in_flight).pop_front();
-                        // A streaming job's outcomes so far go out before the
-                        // slot hears the chunk is done.
-                        done.sink.flush();
-                        let _ = events.send(Event::ChunkDone);
+                        chunks_done += 1;
                     }
                 }
                 Err(e) => break 'stream Some(format!("worker {slot}: corrupt result frame: {e}")),
@@ -455,8 +494,11 @@ fn read_results(
         if answered_any {
             write_back(&current);
         }
-        if let Some(chunk) = &current {
-            chunk.sink.flush();
+        if chunks_done > 0 {
+            let _ = events.send(Event::ChunksDone(chunks_done));
+        }
+        if let Some(sink) = touched.take() {
+            sink.flush();
         }
         match frames.fill() {
             Ok(true) => {}
@@ -465,8 +507,8 @@ fn read_results(
         }
     };
     write_back(&current);
-    if let Some(chunk) = &current {
-        chunk.sink.flush();
+    if let Some(sink) = touched {
+        sink.flush();
     }
     let _ = events.send(Event::Closed(corrupt));
 }
