@@ -93,10 +93,10 @@
 //! Workers are processes running the `rpool-wasm` binary in a hidden mode;
 //! see [`PoolBuilder::worker_program`] for how it is found, and
 //! [`run_worker_if_requested`] to make your own program its worker. Items
-//! travel in chunks, and each worker holds at most two at a time (eight
-//! while its chunks take under a millisecond), pulled from a shared queue,
-//! so a slow item never stalls the others. A worker
-//! that dies is replaced; the items it held run again (the one it was
+//! travel in chunks, and each worker holds at most two at a time (while its
+//! chunks are quick, up to about a millisecond's worth of them), pulled from
+//! a shared queue, so a slow item never stalls the others. A worker that
+//! dies is replaced; the items it held run again (the one it was
 //! running at most [`PoolBuilder::retries`] times), so a killed worker
 //! never hangs a job.
 //!
