@@ -207,7 +207,9 @@ impl<R: DeserializeOwned + Send + 'static, T: Send + 'static> Sink for Collect<R
 #[derive(Debug, Default)]
 pub(crate) struct Batch {
     bytes: Vec<u8>,
-    outcomes: VecDeque<(usize, Result<Range<usize>, TaskError>)>,
+    /// Errors are boxed: they are rare, and a small entry per item keeps
+    /// a batch of successes compact.
+    outcomes: VecDeque<(usize, Result<Range<usize>, Box<TaskError>>)>,
 }
 
 impl Batch {
@@ -218,7 +220,7 @@ impl Batch {
             self.bytes.extend_from_slice(json);
             start..self.bytes.len()
         });
-        self.outcomes.push_back((index, outcome));
+        self.outcomes.push_back((index, outcome.map_err(Box::new)));
     }
 
     /// Whether no outcome is left.
@@ -234,7 +236,7 @@ impl Batch {
     /// Takes the first outcome left; its JSON stays in the batch.
     pub fn pop(&mut self) -> Option<(usize, Result<&[u8], TaskError>)> {
         let (index, outcome) = self.outcomes.pop_front()?;
-        Some((index, outcome.map(|range| &self.bytes[range])))
+        Some((index, outcome.map(|range| &self.bytes[range]).map_err(|error| *error)))
     }
 }
 

@@ -557,3 +557,18 @@ fn signal_name(signal: i32) -> &'static str {
         _ => "",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quick_chunks_get_about_a_millisecond_of_work_in_flight() {
+        assert_eq!(window(Duration::MAX), WINDOW, "no measure yet: the small window");
+        assert_eq!(window(Duration::from_secs(2)), WINDOW);
+        assert_eq!(window(Duration::from_micros(400)), WINDOW);
+        assert_eq!(window(Duration::from_micros(100)), 10);
+        assert_eq!(window(Duration::from_micros(1)), MAX_WINDOW);
+        assert_eq!(window(Duration::ZERO), MAX_WINDOW);
+    }
+}

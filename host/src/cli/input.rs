@@ -196,3 +196,36 @@ pub(super) fn finish(error: &InputError) -> Result<(), CliError> {
         None => Ok(()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reader(text: &'static str) -> Reader {
+        ItemReader::new(Box::new(text.as_bytes()), ItemFormat::Json)
+    }
+
+    #[test]
+    fn batches_hold_items_end_to_end_and_stop_at_either_bound() {
+        let mut input = reader("[1, 22 ,333,\n4444, 5]");
+        let mut batch = Batch::default();
+        // Bounded by bytes: the item that crosses 8 bytes is the last one taken.
+        assert!(batch.fill(&mut input, "in.json", (10, 8)).unwrap());
+        assert_eq!((0..batch.len()).map(|i| batch.get(i)).collect::<Vec<_>>(), [&b"1"[..], b"22", b"333", b"4444"]);
+        // Bounded by items; then the input ends.
+        let mut batch = Batch::default();
+        assert!(!batch.fill(&mut input, "in.json", (10, 1 << 20)).unwrap());
+        assert_eq!(batch.len(), 1);
+        assert_eq!(batch.get(0), b"5");
+        let mut batch = Batch::default();
+        assert!(batch.fill(&mut reader("[1, 2, 3]"), "in.json", (2, 1 << 20)).unwrap());
+        assert_eq!(batch.len(), 2);
+    }
+
+    #[test]
+    fn a_bad_item_is_an_error_naming_the_input_and_the_place() {
+        let mut batch = Batch::default();
+        let error = batch.fill(&mut reader("[1, 2,\n tru]"), "in.json", (10, 1 << 20)).unwrap_err();
+        assert_eq!(error.to_string(), "in.json: invalid JSON at line 2 column 4: EOF while parsing a value");
+    }
+}
