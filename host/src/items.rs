@@ -123,35 +123,13 @@ impl<R: BufRead> ItemReader<R> {
     /// after it.
     fn array_value(&mut self) -> Result<(), ItemError> {
         self.item.clear();
-        let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+        let mut scan = ValueScan::default();
         loop {
             let buf = self.reader.fill_buf().map_err(|e| ItemError::Io(e.to_string()))?;
             if buf.is_empty() {
                 break;
             }
-            let mut end = None;
-            for (i, &b) in buf.iter().enumerate() {
-                if in_string {
-                    if escaped {
-                        escaped = false;
-                    } else if b == b'\\' {
-                        escaped = true;
-                    } else if b == b'"' {
-                        in_string = false;
-                    }
-                    continue;
-                }
-                match b {
-                    b'"' => in_string = true,
-                    b'[' | b'{' => depth += 1,
-                    b']' | b'}' if depth > 0 => depth -= 1,
-                    b',' | b']' if depth == 0 => {
-                        end = Some(i);
-                        break;
-                    }
-                    _ => {}
-                }
-            }
+            let end = scan.end_in(buf);
             let take = end.unwrap_or(buf.len());
             self.item.extend_from_slice(&buf[..take]);
             self.reader.consume(take);
@@ -167,9 +145,47 @@ impl<R: BufRead> ItemReader<R> {
         Ok(())
     }
 
+    /// The common case of the next array item in one pass over what is
+    /// buffered already: `, item` after an item (or `item` after `[`), with
+    /// white space anywhere between, and the `,` or `]` that ends the item
+    /// in the buffer too. Takes the item into `self.item` and returns where
+    /// it starts; `None`, having consumed nothing, leaves everything else
+    /// (the end of the array, errors, an item longer than the buffer) to
+    /// the general path.
+    fn quick_array_item(&mut self) -> Option<(usize, usize)> {
+        let after_item = match self.state {
+            State::Separator => true,
+            State::Value { .. } => false,
+            State::Start | State::Done => return None,
+        };
+        let buf = self.reader.fill_buf().ok()?;
+        let mut start = buf.iter().position(|&b| !is_json_space(b))?;
+        if after_item {
+            if buf[start] != b',' {
+                return None;
+            }
+            start += 1 + buf[start + 1..].iter().position(|&b| !is_json_space(b))?;
+        }
+        if matches!(buf[start], b',' | b']') {
+            return None;
+        }
+        let end = start + ValueScan::default().end_in(&buf[start..])?;
+        let (line, column) = position_after(self.line, self.column, &buf[..start]);
+        (self.line, self.column) = position_after(line, column, &buf[start..end]);
+        let blank = buf[start..end].iter().rev().take_while(|b| is_json_space(**b)).count();
+        self.item.clear();
+        self.item.extend_from_slice(&buf[start..end - blank]);
+        self.reader.consume(end);
+        self.state = State::Separator;
+        Some((line, column))
+    }
+
     /// The next item of the array into `self.item`; where it starts, or
     /// `None` after the last.
     fn next_in_array(&mut self) -> Result<Option<(usize, usize)>, ItemError> {
+        if let Some(at) = self.quick_array_item() {
+            return Ok(Some(at));
+        }
         loop {
             let next = self.skip_whitespace()?;
             match (self.state, next) {
@@ -277,6 +293,41 @@ fn locate(e: serde_json::Error, line: usize, column: usize) -> ItemError {
         ItemError::Syntax { line, column: column + c.saturating_sub(1), message }
     } else {
         ItemError::Syntax { line: line + l - 1, column: c, message }
+    }
+}
+
+/// Where a JSON value inside an array ends: scans for the `,` or `]` at
+/// its own depth, outside strings, across as many slices as it takes.
+#[derive(Debug, Default)]
+struct ValueScan {
+    depth: usize,
+    in_string: bool,
+    escaped: bool,
+}
+
+impl ValueScan {
+    /// The index in `bytes` of the `,` or `]` that ends the value, if it is there.
+    fn end_in(&mut self, bytes: &[u8]) -> Option<usize> {
+        for (i, &b) in bytes.iter().enumerate() {
+            if self.in_string {
+                if self.escaped {
+                    self.escaped = false;
+                } else if b == b'\\' {
+                    self.escaped = true;
+                } else if b == b'"' {
+                    self.in_string = false;
+                }
+                continue;
+            }
+            match b {
+                b'"' => self.in_string = true,
+                b'[' | b'{' => self.depth += 1,
+                b']' | b'}' if self.depth > 0 => self.depth -= 1,
+                b',' | b']' if self.depth == 0 => return Some(i),
+                _ => {}
+            }
+        }
+        None
     }
 }
 

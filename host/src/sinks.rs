@@ -201,15 +201,17 @@ impl<R: DeserializeOwned + Send + 'static, T: Send + 'static> Sink for Collect<R
     }
 }
 
+/// Where an outcome's JSON lies in its batch, or how the item failed: boxed,
+/// as failures are rare and a small entry per item keeps a batch compact.
+type Outcome = Result<Range<usize>, Box<TaskError>>;
+
 /// Outcomes delivered together, their result JSON laid end to end in one
 /// buffer: nothing is allocated per item between a worker's pipe and the
 /// consumer.
 #[derive(Debug, Default)]
 pub(crate) struct Batch {
     bytes: Vec<u8>,
-    /// Errors are boxed: they are rare, and a small entry per item keeps
-    /// a batch of successes compact.
-    outcomes: VecDeque<(usize, Result<Range<usize>, Box<TaskError>>)>,
+    outcomes: VecDeque<(usize, Outcome)>,
 }
 
 impl Batch {

@@ -477,10 +477,10 @@ fn read_results(
                         }
                     };
                     chunk.sink.deliver(index, outcome);
-                    if !touched.as_ref().is_some_and(|t| Arc::ptr_eq(t, &chunk.sink)) {
-                        if let Some(other) = touched.replace(Arc::clone(&chunk.sink)) {
-                            other.flush();
-                        }
+                    if !touched.as_ref().is_some_and(|t| Arc::ptr_eq(t, &chunk.sink))
+                        && let Some(other) = touched.replace(Arc::clone(&chunk.sink))
+                    {
+                        other.flush();
                     }
                     if chunk.answered == chunk.count {
                         current = None;

@@ -1,7 +1,9 @@
 //! Any bytes as a run's inputs, as a JSON array and as JSON Lines: the
 //! reader yields items or one error, every item it yields is valid raw JSON,
-//! and its two ways of reading (a `RawValue` per item for the library, raw
-//! bytes appended to a batch for the command line) agree item for item.
+//! its two ways of reading (a `RawValue` per item for the library, raw
+//! bytes appended to a batch for the command line) agree item for item, and
+//! so do its quick path (items whole in the buffer) and its general one (a
+//! one-byte buffer never holds an item whole).
 
 #![no_main]
 
@@ -20,9 +22,15 @@ use items::{ItemFormat, ItemReader};
 fuzz_target!(|data: &[u8]| {
     for format in [ItemFormat::Json, ItemFormat::Jsonl] {
         let mut raw = ItemReader::new(data, format);
+        let mut general = ItemReader::new(std::io::BufReader::with_capacity(1, data), format);
         let mut batch = Vec::new();
         for item in ItemReader::new(data, format) {
             let appended = raw.read_into(&mut batch).expect("as many raw items as values");
+            let slowly = general.next().expect("as many items byte by byte");
+            assert_eq!(
+                item.as_ref().map(|value| value.get()).map_err(Clone::clone),
+                slowly.as_ref().map(|value| value.get()).map_err(Clone::clone)
+            );
             match item {
                 // Raw JSON, passed on untouched (numbers beyond f64 too):
                 // it parses again as raw JSON, with no white space around it.
@@ -39,5 +47,8 @@ fuzz_target!(|data: &[u8]| {
                 }
             }
         }
+        // All three end together: after the last item, or after the error.
+        assert!(raw.read_into(&mut batch).is_none());
+        assert!(general.next().is_none());
     }
 });
