@@ -7,15 +7,42 @@ use std::path::{Path, PathBuf};
 
 use super::CliError;
 
-pub(super) enum Output {
-    Stdout(BufWriter<std::io::Stdout>),
-    File { file: BufWriter<tempfile::NamedTempFile>, path: PathBuf },
+/// What the buffer writes to.
+enum Target {
+    Stdout(std::io::Stdout),
+    /// A temporary file, renamed to `path` once the run succeeded.
+    File {
+        file: tempfile::NamedTempFile,
+        path: PathBuf,
+    },
+}
+
+impl Write for Target {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Target::Stdout(out) => out.write(buf),
+            Target::File { file, .. } => file.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Target::Stdout(out) => out.flush(),
+            Target::File { file, .. } => file.flush(),
+        }
+    }
+}
+
+/// The results' destination. The buffer's type is concrete, so that writing a
+/// tiny result is an inlined copy; only a full buffer goes to the target.
+pub(super) struct Output {
+    out: BufWriter<Target>,
 }
 
 impl Output {
     pub fn open(path: Option<&Path>) -> Result<Output, CliError> {
         let Some(path) = path else {
-            return Ok(Output::Stdout(BufWriter::with_capacity(1 << 16, std::io::stdout())));
+            return Ok(Output { out: BufWriter::with_capacity(1 << 16, Target::Stdout(std::io::stdout())) });
         };
         let dir = match path.parent() {
             Some(dir) if !dir.as_os_str().is_empty() => dir,
@@ -25,47 +52,42 @@ impl Output {
             .prefix(".rpool-wasm-output")
             .tempfile_in(dir)
             .map_err(|e| CliError::Output(format!("{}: cannot create the output file: {e}", path.display())))?;
-        Ok(Output::File { file: BufWriter::with_capacity(1 << 16, file), path: path.to_path_buf() })
-    }
-
-    fn writer(&mut self) -> &mut dyn Write {
-        match self {
-            Output::Stdout(w) => w,
-            Output::File { file, .. } => file,
-        }
+        let target = Target::File { file, path: path.to_path_buf() };
+        Ok(Output { out: BufWriter::with_capacity(1 << 16, target) })
     }
 
     fn error(&self, e: std::io::Error) -> CliError {
-        match self {
-            Output::Stdout(_) if e.kind() == std::io::ErrorKind::BrokenPipe => CliError::StdoutClosed,
-            Output::Stdout(_) => CliError::Output(format!("cannot write to standard output: {e}")),
-            Output::File { path, .. } => CliError::Output(format!("{}: cannot write: {e}", path.display())),
+        match self.out.get_ref() {
+            Target::Stdout(_) if e.kind() == std::io::ErrorKind::BrokenPipe => CliError::StdoutClosed,
+            Target::Stdout(_) => CliError::Output(format!("cannot write to standard output: {e}")),
+            Target::File { path, .. } => CliError::Output(format!("{}: cannot write: {e}", path.display())),
         }
     }
 
     pub fn write(&mut self, bytes: &[u8]) -> Result<(), CliError> {
-        self.writer().write_all(bytes).map_err(|e| self.error(e))
+        self.out.write_all(bytes).map_err(|e| self.error(e))
     }
 
     /// Pushes out what was written so far (for line-by-line modes).
     pub fn flush(&mut self) -> Result<(), CliError> {
-        self.writer().flush().map_err(|e| self.error(e))
+        self.out.flush().map_err(|e| self.error(e))
     }
 
     /// Finishes: flushes standard output, or renames the file into place.
     pub fn commit(mut self) -> Result<(), CliError> {
         self.flush()?;
-        match self {
-            Output::Stdout(_) => Ok(()),
-            Output::File { file, path } => {
-                let file = file
-                    .into_inner()
-                    .map_err(|e| CliError::Output(format!("{}: cannot write: {}", path.display(), e.error())))?;
-                file.persist(&path).map_err(|e| {
-                    CliError::Output(format!("{}: cannot rename into place: {}", path.display(), e.error))
-                })?;
-                Ok(())
-            }
+        let path = match self.out.get_ref() {
+            Target::Stdout(_) => return Ok(()),
+            Target::File { path, .. } => path.clone(),
+        };
+        let target = self
+            .out
+            .into_inner()
+            .map_err(|e| CliError::Output(format!("{}: cannot write: {}", path.display(), e.error())))?;
+        if let Target::File { file, path } = target {
+            file.persist(&path)
+                .map_err(|e| CliError::Output(format!("{}: cannot rename into place: {}", path.display(), e.error)))?;
         }
+        Ok(())
     }
 }
