@@ -268,7 +268,9 @@ fn slow_square_runs_in_parallel_on_distinct_workers() {
         }
     }
     assert!(times.iter().any(|t| *t < Duration::from_millis(1200)), "8 × 200 ms on 4 workers took {times:?}");
-    let whoami: Vec<Value> = pool.func("whoami").chunksize(1).map(0..8).unwrap();
+    // Which workers ran them, with items long enough that one worker cannot
+    // take them all (tiny ones, it may: a worker holds a millisecond's worth).
+    let whoami: Vec<Value> = pool.func("slow_whoami").chunksize(1).starmap((0..8).map(|x| (x, 100))).unwrap();
     let mut workers: Vec<u64> = whoami.iter().map(|w| w["worker"].as_u64().unwrap()).collect();
     workers.sort();
     workers.dedup();

@@ -278,6 +278,14 @@ pub fn whoami(x: Value) -> Value {
     })
 }
 
+/// [`whoami`] after sleeping `ms` milliseconds: items long enough that one worker cannot take
+/// them all before the others are awake.
+#[task]
+pub fn slow_whoami(x: Value, ms: u64) -> Value {
+    sleep(Duration::from_millis(ms));
+    whoami(x)
+}
+
 /// Returns its argument.
 #[task]
 pub fn echo(v: Value) -> Value {
