@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use crossbeam_channel::{Receiver, Sender};
 
+use crate::batch::Batch;
 use crate::error::{SubmitError, TaskError};
 use crate::protocol::{self, ToWorker};
 
@@ -15,6 +16,13 @@ use crate::protocol::{self, ToWorker};
 pub(crate) trait Sink: Send + Sync {
     /// One item's outcome: its result JSON, or how it failed.
     fn deliver(&self, index: usize, outcome: Result<&[u8], TaskError>);
+    /// Several outcomes at once (what a reader took from one read of a
+    /// worker's pipe); by default, one by one.
+    fn deliver_batch(&self, mut batch: Batch) {
+        while let Some((index, outcome)) = batch.pop() {
+            self.deliver(index, outcome);
+        }
+    }
     /// True once nobody needs further outcomes (the job failed, or its
     /// iterator was dropped): queued chunks of the job are then skipped.
     fn is_done(&self) -> bool;

@@ -13,9 +13,10 @@ use crossbeam_channel::Receiver;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::batch::Batch;
 use crate::dispatch::Shared;
 use crate::error::TaskError;
-use crate::sinks::{Batch, Chunker, EncodeItem, Stream};
+use crate::sinks::{Chunker, EncodeItem, Stream};
 
 /// Small items: a lazy job keeps up to this many submitted and not yet
 /// consumed, so that workers never wait on the consumer between items…

@@ -109,6 +109,7 @@
 #![warn(missing_docs)]
 
 mod async_result;
+mod batch;
 mod builder;
 mod cache;
 pub mod cli;

@@ -2,8 +2,6 @@
 //! into a `Vec` (map, starmap, apply and their async forms) or streamed to an
 //! iterator (imap, imap_unordered).
 
-use std::collections::VecDeque;
-use std::ops::Range;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -12,6 +10,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::async_result::Core;
+use crate::batch::Batch;
 use crate::dispatch::{Callbacks, Chunk, Sink};
 use crate::error::TaskError;
 use crate::protocol::ChunkEncoder;
@@ -201,47 +200,6 @@ impl<R: DeserializeOwned + Send + 'static, T: Send + 'static> Sink for Collect<R
     }
 }
 
-/// Where an outcome's JSON lies in its batch, or how the item failed: boxed,
-/// as failures are rare and a small entry per item keeps a batch compact.
-type Outcome = Result<Range<usize>, Box<TaskError>>;
-
-/// Outcomes delivered together, their result JSON laid end to end in one
-/// buffer: nothing is allocated per item between a worker's pipe and the
-/// consumer.
-#[derive(Debug, Default)]
-pub(crate) struct Batch {
-    bytes: Vec<u8>,
-    outcomes: VecDeque<(usize, Outcome)>,
-}
-
-impl Batch {
-    /// Appends item `index`'s outcome.
-    pub fn push(&mut self, index: usize, outcome: Result<&[u8], TaskError>) {
-        let outcome = outcome.map(|json| {
-            let start = self.bytes.len();
-            self.bytes.extend_from_slice(json);
-            start..self.bytes.len()
-        });
-        self.outcomes.push_back((index, outcome.map_err(Box::new)));
-    }
-
-    /// Whether no outcome is left.
-    pub fn is_empty(&self) -> bool {
-        self.outcomes.is_empty()
-    }
-
-    /// The index of the first outcome left.
-    pub fn front_index(&self) -> Option<usize> {
-        self.outcomes.front().map(|(index, _)| *index)
-    }
-
-    /// Takes the first outcome left; its JSON stays in the batch.
-    pub fn pop(&mut self) -> Option<(usize, Result<&[u8], TaskError>)> {
-        let (index, outcome) = self.outcomes.pop_front()?;
-        Some((index, outcome.map(|range| &self.bytes[range]).map_err(|error| *error)))
-    }
-}
-
 /// Streams a job's outcomes, as they arrive, to its iterator, in batches:
 /// one message per read of a worker's pipe rather than one per item.
 pub(crate) struct Stream {
@@ -264,6 +222,10 @@ impl Stream {
 impl Sink for Stream {
     fn deliver(&self, index: usize, outcome: Result<&[u8], TaskError>) {
         self.pending.lock().unwrap_or_else(|e| e.into_inner()).push(index, outcome);
+    }
+
+    fn deliver_batch(&self, batch: Batch) {
+        self.pending.lock().unwrap_or_else(|e| e.into_inner()).append(batch);
     }
 
     fn is_done(&self) -> bool {

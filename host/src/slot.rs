@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, select};
 
-use crate::dispatch::{Chunk, Shared};
+use crate::batch::Batch;
+use crate::dispatch::{Chunk, Shared, Sink};
 use crate::error::{BuildError, TaskError};
 use crate::protocol::{self, FromWorker, Status};
 use crate::start::WorkerConfig;
@@ -397,7 +398,7 @@ impl Process {
 /// with the count of results delivered kept here and written back there
 /// once per read of the pipe rather than once per item.
 struct Current {
-    sink: Arc<dyn crate::dispatch::Sink>,
+    sink: Arc<dyn Sink>,
     func: Arc<str>,
     count: usize,
     answered: usize,
@@ -420,9 +421,10 @@ fn read_results(
 ) {
     let mut frames = protocol::FrameReader::new(stdout);
     let mut current: Option<Current> = None;
-    // The sink that last got an outcome: flushed before the reader waits,
-    // so that a streaming job gets a batch per read, not a wake-up per item.
-    let mut touched: Option<Arc<dyn crate::dispatch::Sink>> = None;
+    // The sink that got the last outcome, and its outcomes of this read:
+    // handed over (one lock) and flushed before the reader waits, so that a
+    // streaming job gets a batch per read, not a wake-up per item.
+    let mut touched: Option<(Arc<dyn Sink>, Batch)> = None;
     let write_back = |current: &Option<Current>| {
         if let Some(current) = current {
             lock(&in_flight).front_mut().expect("the current chunk is in flight").answered = current.answered;
@@ -476,12 +478,10 @@ fn read_results(
                             Err(TaskError::InvalidOutput { index, func: func(), message: message() })
                         }
                     };
-                    chunk.sink.deliver(index, outcome);
-                    if !touched.as_ref().is_some_and(|t| Arc::ptr_eq(t, &chunk.sink))
-                        && let Some(other) = touched.replace(Arc::clone(&chunk.sink))
-                    {
-                        other.flush();
+                    if !touched.as_ref().is_some_and(|(sink, _)| Arc::ptr_eq(sink, &chunk.sink)) {
+                        hand_over(touched.replace((Arc::clone(&chunk.sink), Batch::default())));
                     }
+                    touched.as_mut().expect("just set").1.push(index, outcome);
                     if chunk.answered == chunk.count {
                         current = None;
                         lock(&in_flight).pop_front();
@@ -497,20 +497,24 @@ fn read_results(
         if chunks_done > 0 {
             let _ = events.send(Event::ChunksDone(chunks_done));
         }
-        if let Some(sink) = touched.take() {
-            sink.flush();
-        }
+        hand_over(touched.take());
         match frames.fill() {
             Ok(true) => {}
             Ok(false) => break None,
             Err(e) => break Some(format!("worker {slot}: broken result stream: {e}")),
         }
     };
+    hand_over(touched);
     write_back(&current);
-    if let Some(sink) = touched {
+    let _ = events.send(Event::Closed(corrupt));
+}
+
+/// Gives a sink the outcomes a reader collected for it, and flushes it.
+fn hand_over(touched: Option<(Arc<dyn Sink>, Batch)>) {
+    if let Some((sink, batch)) = touched {
+        sink.deliver_batch(batch);
         sink.flush();
     }
-    let _ = events.send(Event::Closed(corrupt));
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
