@@ -106,13 +106,15 @@ impl<I: Iterator<Item: EncodeItem>> Feed<I> {
     /// Makes the next outcome to complete ready to [`take`](Feed::take):
     /// its index, or `None` when every item is accounted for.
     fn ready(&mut self) -> Option<usize> {
-        self.fill();
-        if self.exhausted && self.received == self.chunker.next_index {
-            return None;
-        }
-        // Every submitted item is delivered exactly once (see `Sink`), so
-        // this cannot wait forever, and the stream's sender lives in `self`.
         if self.batch.is_empty() {
+            // More input is taken only between batches: reading it may wait
+            // (a slow standard input), and outcomes already here must not.
+            self.fill();
+            if self.exhausted && self.received == self.chunker.next_index {
+                return None;
+            }
+            // Every submitted item is delivered exactly once (see `Sink`), so
+            // this cannot wait forever, and the stream's sender lives in `self`.
             self.batch = self.rx.recv().expect("the stream's sender is held by this feed");
         }
         self.batch.front_index()
