@@ -15,7 +15,7 @@ use std::io::{self, Read, Write};
 /// reader allocate gigabytes.
 pub const MAX_FRAME: usize = 1 << 30;
 
-/// Parent → worker: start (body: [`WorkerConfig`] as JSON).
+/// Parent → worker: start (body: the worker's configuration as JSON, opaque to the protocol).
 pub const TAG_START: u8 = 1;
 /// Parent → worker: a chunk of items to run.
 pub const TAG_CHUNK: u8 = 2;
