@@ -140,7 +140,7 @@ impl<R: BufRead> ItemReader<R> {
         let item = std::mem::take(&mut self.item);
         self.advance(&item);
         self.item = item;
-        let blank = self.item.iter().rev().take_while(|b| is_json_space(**b)).count();
+        let blank = trailing_space(&self.item);
         self.item.truncate(self.item.len() - blank);
         Ok(())
     }
@@ -172,7 +172,7 @@ impl<R: BufRead> ItemReader<R> {
         let end = start + ValueScan::default().end_in(&buf[start..])?;
         let (line, column) = position_after(self.line, self.column, &buf[..start]);
         (self.line, self.column) = position_after(line, column, &buf[start..end]);
-        let blank = buf[start..end].iter().rev().take_while(|b| is_json_space(**b)).count();
+        let blank = trailing_space(&buf[start..end]);
         self.item.clear();
         self.item.extend_from_slice(&buf[start..end - blank]);
         self.reader.consume(end);
@@ -239,7 +239,7 @@ impl<R: BufRead> ItemReader<R> {
             }
             let line = self.line;
             self.line += 1;
-            let blank = self.item.iter().rev().take_while(|b| is_json_space(**b)).count();
+            let blank = trailing_space(&self.item);
             self.item.truncate(self.item.len() - blank);
             let indent = self.item.iter().take_while(|b| is_json_space(**b)).count();
             if self.item.is_empty() {
@@ -329,6 +329,11 @@ impl ValueScan {
         }
         None
     }
+}
+
+/// How many bytes of white space `bytes` ends with.
+fn trailing_space(bytes: &[u8]) -> usize {
+    bytes.iter().rev().take_while(|b| is_json_space(**b)).count()
 }
 
 /// JSON's white space (not form feed, which `u8::is_ascii_whitespace` counts).

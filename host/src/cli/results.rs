@@ -14,9 +14,7 @@ pub(super) struct Results {
 impl Results {
     /// Records item `index`'s result JSON (never empty: it is valid JSON).
     pub fn insert(&mut self, index: usize, json: &[u8]) {
-        if self.spans.len() <= index {
-            self.spans.resize(index + 1, 0..0);
-        }
+        self.skip(index);
         let start = self.bytes.len();
         self.bytes.extend_from_slice(json);
         self.spans[index] = start..self.bytes.len();
