@@ -34,7 +34,7 @@ fn main() {
         println!("cargo:rerun-if-changed={}", guests.join(krate).join("src").display());
         println!("cargo:rerun-if-changed={}", guests.join(krate).join("Cargo.toml").display());
     }
-    println!("cargo:rerun-if-changed={}", manifest_dir.join("integration").display());
+    println!("cargo:rerun-if-changed={}", root.join("host/tests/integration").display());
 
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
@@ -82,7 +82,7 @@ fn main() {
     }
     std::fs::write(out_dir.join("guests.rs"), generated).unwrap();
 
-    refuse_unused(&manifest_dir.join("integration"));
+    refuse_unused(&root.join("host/tests/integration"));
 }
 
 /// Panics if a guest's constant appears in no integration test.
@@ -97,7 +97,7 @@ fn refuse_unused(tests: &Path) {
     for name in RUST_GUESTS.iter().chain(WAT_GUESTS).map(|(name, _)| name) {
         assert!(
             sources.contains(&format!("guests::{name}")),
-            "guest {name} is built but no test in tests/integration uses it: test it or remove it"
+            "guest {name} is built but no test in host/tests/integration uses it: test it or remove it"
         );
     }
 }

@@ -64,3 +64,17 @@ RPOOL_TASK(risky_task) {
         return rpool_fail("risky_task(%lld) overflows a 64-bit integer", (long long)x);
     return rpool_return_i64(result);
 }
+
+/* A checked halving that traps on an odd number: deliberately a trap (not
+ * an error) inside a helper, so that a trap's message shows where it was:
+ * `… at checked_half ← halve`. */
+__attribute__((noinline)) static int64_t checked_half(int64_t x) {
+    if (x % 2 != 0) __builtin_trap();
+    return x / 2;
+}
+
+RPOOL_TASK(halve) {
+    int64_t x;
+    if (!rpool_args_i64(&x, 1)) return rpool_fail("halve expects one integer argument");
+    return rpool_return_i64(checked_half(x));
+}

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 #[non_exhaustive]
 pub enum BuildError {
     /// The task module could not be read.
-    #[error("cannot read task module {path}: {source}")]
+    #[error("cannot read task module {path}")]
     ReadModule {
         /// The module's path.
         path: PathBuf,
@@ -56,7 +56,7 @@ pub enum BuildError {
         path: PathBuf,
     },
     /// The initializer names no task-shaped export.
-    #[error("{0}")]
+    #[error(transparent)]
     Initializer(#[from] ExportError),
     /// The initializer arguments are not a JSON array.
     #[error("initializer arguments must be a JSON array, like Python's initargs: {message}")]
@@ -79,7 +79,7 @@ pub enum BuildError {
         message: String,
     },
     /// A worker process could not be started.
-    #[error("cannot start worker {worker} ({program}): {source}")]
+    #[error("cannot start worker {worker} ({program})")]
     Spawn {
         /// The worker's index.
         worker: usize,
@@ -96,9 +96,67 @@ pub enum BuildError {
         /// The worker's own report (for a failing initializer: its name and message).
         message: String,
     },
-    /// Some setting is out of range.
-    #[error("invalid pool setting: {0}")]
-    Setting(String),
+    /// The worker program speaks another version of the parent–worker
+    /// protocol (it is another release of rpool-wasm).
+    #[error(
+        "the worker program {program} speaks protocol version {theirs}, but this pool speaks version {ours}: \
+         use the rpool-wasm of the same release"
+    )]
+    ProtocolMismatch {
+        /// The worker program.
+        program: PathBuf,
+        /// The version the worker announced (1: a worker that predates versions).
+        theirs: u32,
+        /// This library's version.
+        ours: u32,
+    },
+    /// [`PoolBuilder::workers`](crate::PoolBuilder::workers) was 0.
+    #[error("a pool needs at least one worker")]
+    NoWorkers,
+    /// The default number of workers, from the environment, is not a number.
+    #[error("{variable}={value:?} is not a number of workers")]
+    BadWorkersEnv {
+        /// The variable ([`WORKERS_ENV`](crate::WORKERS_ENV)).
+        variable: &'static str,
+        /// Its value.
+        value: String,
+    },
+    /// [`PoolBuilder::max_tasks_per_worker`](crate::PoolBuilder::max_tasks_per_worker) was 0.
+    #[error("max tasks per worker must be at least 1")]
+    ZeroMaxTasks,
+    /// [`PoolBuilder::timeout`](crate::PoolBuilder::timeout) was zero.
+    #[error("the timeout must be longer than zero")]
+    ZeroTimeout,
+    /// A directory granted to tasks is not a directory on the host.
+    #[error("{path} is not a directory (granted to tasks as {guest})")]
+    NotADirectory {
+        /// The host path.
+        path: PathBuf,
+        /// The path tasks would see it as.
+        guest: String,
+    },
+    /// An initializer was set for a WASI command module, where each item
+    /// runs in a fresh instance that no initializer's state would reach.
+    #[error(
+        "an initializer ({initializer}) needs an rpool ABI v1 module, but {module} is a WASI command \
+         (it exports `_start` and no task functions): each item runs in a fresh instance, so no \
+         state an initializer set up would reach the items"
+    )]
+    InitializerForCommand {
+        /// The module.
+        module: PathBuf,
+        /// The initializer's name.
+        initializer: String,
+    },
+    /// Raw output was asked for an ABI v1 module, whose results are JSON by contract.
+    #[error(
+        "raw output is for WASI command modules, whose results are what they print; \
+         {module} is an rpool ABI v1 module, whose results are JSON"
+    )]
+    RawOutputForAbi {
+        /// The module.
+        module: PathBuf,
+    },
 }
 
 /// An export name that the module does not have as a task function.
@@ -122,14 +180,14 @@ pub enum ExportError {
         found: String,
     },
     /// No name was given and the module does not have exactly one task export.
-    #[error("the module has {} task exports, so name one (--func NAME): {}", .available.len(), list(.available))]
+    #[error("the module has {} task exports, so name one: {}", .available.len(), list(.available))]
     Ambiguous {
         /// The module's task exports.
         available: Vec<String>,
     },
 }
 
-fn list(names: &[String]) -> String {
+pub(crate) fn list(names: &[String]) -> String {
     if names.is_empty() { "(none)".to_string() } else { names.join(", ") }
 }
 
@@ -142,7 +200,7 @@ pub enum SubmitError {
     #[error("the pool is not running (it was closed or terminated)")]
     NotRunning,
     /// The function is not a task export of the module.
-    #[error("{0}")]
+    #[error(transparent)]
     Export(#[from] ExportError),
 }
 
@@ -165,7 +223,7 @@ pub enum TaskError {
     },
     /// The task trapped (unreachable, out-of-bounds access, stack overflow, …).
     /// The worker rebuilt its instance before its next item.
-    #[error("item {index}: {func} trapped: {message}")]
+    #[error("item {index}: {func} trapped: {message}{}", location.as_deref().unwrap_or_default())]
     Trap {
         /// The item's index.
         index: usize,
@@ -173,6 +231,13 @@ pub enum TaskError {
         func: String,
         /// The trap's description.
         message: String,
+        /// Where in the guest it trapped, as the message shows it after the
+        /// description: ` at parse ← square` (the function that trapped
+        /// and the frames above it), or the whole backtrace, a frame per
+        /// line (see [`PoolBuilder::backtraces`](crate::PoolBuilder::backtraces)).
+        /// `None` when wasmtime recorded no frames, or when the guest
+        /// reported a message of its own first (a Rust panic names its place).
+        location: Option<String>,
     },
     /// The task returned success but its output was not valid JSON.
     #[error("item {index}: {func} returned invalid JSON: {message}")]

@@ -108,40 +108,26 @@
 //! call: submission or item), [`JoinError`] and [`GetTimeoutError`].
 #![warn(missing_docs)]
 
-mod async_result;
-mod batch;
-mod builder;
-mod cache;
-pub mod cli;
-mod command;
 mod dispatch;
 mod error;
-mod imap;
-mod inspect;
-mod instance;
-mod items;
-mod json;
-mod limits;
+mod input;
 mod module;
 mod pool;
-mod program;
-pub mod protocol;
-mod sandbox;
-mod sinks;
-mod slot;
-mod start;
+mod wasm;
+mod wire;
 mod worker;
 
-pub use async_result::AsyncResult;
-pub use builder::{PoolBuilder, WORKERS_ENV};
-pub use cache::CACHE_DIR_ENV;
+pub use dispatch::chunk::default_chunksize;
 pub use error::{BuildError, ExportError, GetTimeoutError, JoinError, MapError, SubmitError, TaskError};
-pub use imap::{Imap, ImapUnordered};
-pub use inspect::{ImportInfo, MemoryInfo, ModuleInfo};
-pub use items::{ItemError, ItemFormat, ItemReader};
-pub use limits::{DEFAULT_MAX_MEMORY, DEFAULT_MAX_OUTPUT};
+pub use input::items::{ItemError, ItemFormat, ItemReader};
 pub use module::ModuleMode;
+pub use module::cache::CACHE_DIR_ENV;
+pub use module::inspect::{ImportInfo, MemoryInfo, ModuleInfo};
+pub use pool::async_result::AsyncResult;
+pub use pool::builder::{BACKTRACE_ENV, PoolBuilder, WORKERS_ENV};
+pub use pool::imap::{Imap, ImapUnordered, JsonStream};
+pub use pool::worker_program::WORKER_PROGRAM_ENV;
 pub use pool::{Func, Pool, Terminator};
-pub use program::WORKER_PROGRAM_ENV;
-pub use sandbox::DirGrant;
+pub use wasm::limits::{DEFAULT_MAX_MEMORY, DEFAULT_MAX_OUTPUT, format_duration, format_size};
+pub use wasm::sandbox::DirGrant;
 pub use worker::run_worker_if_requested;

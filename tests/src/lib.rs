@@ -1,4 +1,4 @@
-//! Test support for rpool-wasm's integration tests (`tests/integration`):
+//! Test support for rpool-wasm's integration tests (`host/tests/integration`):
 //! the example guests' paths, built from source by `build.rs`, and a runner
 //! for the real `rpool-wasm` binary whose assertions print what it printed.
 

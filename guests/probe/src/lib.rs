@@ -69,6 +69,32 @@ pub fn overflow_stack(depth: u64) -> u64 {
     std::hint::black_box(overflow_stack(std::hint::black_box(depth + 1))) + 1
 }
 
+/// Creates the file `path` (a test's sign that this item is running), then
+/// sleeps `ms` milliseconds and returns `x * x`.
+#[task]
+pub fn mark_then_sleep(path: String, ms: u64, x: i64) -> Result<i64, String> {
+    std::fs::write(&path, "running").map_err(|e| format!("{path}: {e}"))?;
+    std::thread::sleep(std::time::Duration::from_millis(ms));
+    Ok(x * x)
+}
+
+/// Parses `text` as a number, trapping (not panicking) on anything else:
+/// a trap inside a helper, for the test that a trap names where it was.
+#[inline(never)]
+fn parse_or_trap(text: &str) -> i64 {
+    match text.parse() {
+        Ok(n) => n,
+        Err(_) => core::arch::wasm32::unreachable(),
+    }
+}
+
+/// `text` as a number, squared; a trap in `parse_or_trap` if it is not one.
+#[task]
+pub fn parse_and_square(text: String) -> i64 {
+    let n = std::hint::black_box(parse_or_trap(&text));
+    n * n
+}
+
 /// Sleeps `ms` milliseconds and returns it.
 #[task]
 pub fn sleep_ms(ms: u64) -> u64 {

@@ -9,9 +9,18 @@ use std::io::Read;
 
 use libfuzzer_sys::fuzz_target;
 
-#[path = "../../src/protocol.rs"]
+// The wire's two std-only files, as siblings, as they are in `wire/`.
+#[path = "../../src/wire/frame.rs"]
 #[allow(dead_code)]
-mod protocol;
+mod frame;
+#[path = "../../src/wire/codec.rs"]
+#[allow(dead_code)]
+mod codec;
+
+mod protocol {
+    pub use super::codec::*;
+    pub use super::frame::*;
+}
 
 use protocol::ToWorker;
 

@@ -9,11 +9,14 @@
 
 use libfuzzer_sys::fuzz_target;
 
-#[path = "../../src/items.rs"]
+#[path = "../../src/input/items.rs"]
 #[allow(dead_code)]
 mod items;
-// items.rs checks raw items with `crate::json`.
-#[path = "../../src/json.rs"]
+// items.rs checks raw items with its sibling `json`.
+#[path = "../../src/input/scan.rs"]
+#[allow(dead_code)]
+mod scan;
+#[path = "../../src/input/json.rs"]
 #[allow(dead_code)]
 mod json;
 

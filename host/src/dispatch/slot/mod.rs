@@ -1,0 +1,299 @@
+//! A worker slot: one thread that keeps one worker process alive and fed.
+//! It pulls chunks from the pool's queue (at most [`WINDOW`] in flight, so
+//! that a slow item never holds back work another worker could take),
+//! spawns a replacement when the process dies or reaches its task limit,
+//! and makes sure every item it took is answered: [`retry`] decides what
+//! happens to a dead worker's items. The process itself, and the reader
+//! thread that turns its result frames into deliveries, are in
+//! [`process`] and [`reader`].
+
+mod process;
+mod reader;
+mod retry;
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::process::ExitStatus;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Sender, select};
+
+use process::describe_status;
+use retry::{Decision, Ending};
+
+use super::PoolState;
+use super::chunk::Chunk;
+use crate::error::{BuildError, TaskError};
+use crate::wire::worker_config::WorkerConfig;
+
+/// Chunks a worker holds at once: one running, one ready behind it, so that
+/// it never waits on the parent between chunks.
+pub(crate) const WINDOW: usize = 2;
+
+/// While its chunks are quick, a worker may hold about this much work in
+/// chunks (at most [`MAX_WINDOW`]): tiny chunks then travel in batches,
+/// with a wake-up of each thread per batch instead of per chunk, and load
+/// balancing loses next to nothing (that much work holds no one up).
+const QUICK_WORK: Duration = Duration::from_millis(1);
+const MAX_WINDOW: usize = 64;
+
+/// How many chunks a worker may hold whose chunks take `chunk_time` each.
+fn window(chunk_time: Duration) -> usize {
+    let quick = QUICK_WORK.as_nanos() / chunk_time.as_nanos().max(1);
+    (quick as usize).clamp(WINDOW, MAX_WINDOW)
+}
+
+/// What every slot needs to start and replace its workers: the program, the
+/// template of each worker's start configuration (its index and generation
+/// are the slot's to fill in), and the slot's own policy.
+#[derive(Debug, Clone)]
+pub(crate) struct SlotPlan {
+    pub program: PathBuf,
+    pub worker: WorkerConfig,
+    pub max_tasks: Option<usize>,
+    /// How often an item whose worker died may run again.
+    pub retries: u32,
+}
+
+/// A slot's first start, reported to the pool's start-up.
+pub(crate) type Startup = Result<(), BuildError>;
+
+/// Starts slot `index`'s thread; its first worker's start is reported on `startup`.
+pub(crate) fn spawn(
+    state: Arc<PoolState>,
+    plan: Arc<SlotPlan>,
+    index: usize,
+    startup: Sender<Startup>,
+) -> JoinHandle<()> {
+    std::thread::Builder::new()
+        .name(format!("rpool-slot-{index}"))
+        .spawn(move || Slot { state, plan, index }.run(startup))
+        .expect("a thread can be spawned")
+}
+
+struct InFlight {
+    chunk: Chunk,
+    answered: usize,
+}
+
+enum Event {
+    /// The worker is ready, speaking this protocol version (`None`: a worker
+    /// that predates versions).
+    Ready(Option<u32>),
+    Fatal(String),
+    /// This many chunks were answered in full (since the last such event).
+    ChunksDone(usize),
+    /// The worker's stdout closed (it exited, or its stream was corrupt: the message).
+    Closed(Option<String>),
+}
+
+struct Slot {
+    state: Arc<PoolState>,
+    plan: Arc<SlotPlan>,
+    index: usize,
+}
+
+impl Slot {
+    fn run(self, startup: Sender<Startup>) {
+        let mut startup = Some(startup);
+        let never = crossbeam_channel::never();
+        let mut queue_open = true;
+        // Chunks a dead worker held, to run first on its replacement.
+        let mut retry: VecDeque<Chunk> = VecDeque::new();
+        // Worker processes this slot started so far (RPOOL_WORKER_GENERATION).
+        let mut generation = 0;
+        while self.state.stopped().is_none() {
+            let started = self.start(generation);
+            generation += 1;
+            let mut process = match started {
+                Ok(process) => {
+                    if let Some(s) = startup.take() {
+                        let _ = s.send(Ok(()));
+                    }
+                    process
+                }
+                Err(error) => {
+                    // The first start is the builder's to report; a later one
+                    // means no worker can run here any more: the pool stops.
+                    match startup.take() {
+                        Some(s) => {
+                            let _ = s.send(Err(error));
+                        }
+                        None => self.state.stop(&error.to_string()),
+                    }
+                    for chunk in retry {
+                        chunk.fail_not_run(&self.state.stopped().unwrap_or_default());
+                    }
+                    return;
+                }
+            };
+            let mut taken = 0;
+            let mut fatal = None;
+            let mut hung = false;
+            // How long this worker's chunks take, smoothed; slow until shown quick.
+            let mut chunk_time = Duration::MAX;
+            let mut last_done = Instant::now();
+            loop {
+                let retiring = self.plan.max_tasks.is_some_and(|max| taken >= max);
+                let in_flight = process.in_flight.lock().unwrap_or_else(|e| e.into_inner()).len();
+                if in_flight == 0 && retry.is_empty() && (retiring || !queue_open) {
+                    self.retire(process);
+                    if queue_open {
+                        break; // task limit reached: start a fresh worker
+                    }
+                    return;
+                }
+                let window = window(chunk_time);
+                if in_flight < window
+                    && !retiring
+                    && let Some(chunk) = retry.pop_front()
+                {
+                    taken += 1;
+                    process.send(vec![chunk]);
+                    continue;
+                }
+                let queue = if queue_open && !retiring && in_flight < window { &self.state.queue } else { &never };
+                // The backstop: a worker with work that has not answered for
+                // twice the timeout and a second is stuck outside wasm.
+                let backstop = self
+                    .plan
+                    .worker
+                    .limits
+                    .timeout
+                    .filter(|_| in_flight > 0 && !hung)
+                    .map(|t| t * 2 + Duration::from_secs(1));
+                let wait = match backstop {
+                    Some(backstop) => (*lock(&process.progress) + backstop).saturating_duration_since(Instant::now()),
+                    None => Duration::from_secs(3600),
+                };
+                select! {
+                    recv(queue) -> chunk => match chunk {
+                        Ok(chunk) if chunk.sink.is_done() => {}
+                        Ok(chunk) => {
+                            // Chunks queued behind it go with it, in one write, as far as
+                            // the window (and the task limit) allows: tiny chunks then cost
+                            // the worker a wake-up per batch, not one each.
+                            let room = window - in_flight;
+                            let room = self.plan.max_tasks.map_or(room, |max| room.min(max - taken));
+                            let mut chunks = vec![chunk];
+                            while chunks.len() < room {
+                                match self.state.queue.try_recv() {
+                                    Ok(chunk) if chunk.sink.is_done() => {}
+                                    Ok(chunk) => chunks.push(chunk),
+                                    Err(_) => break,
+                                }
+                            }
+                            taken += chunks.len();
+                            process.send(chunks);
+                        }
+                        Err(_) => queue_open = false,
+                    },
+                    recv(process.events) -> event => match event.unwrap_or(Event::Closed(None)) {
+                        Event::ChunksDone(chunks) => {
+                            let now = Instant::now();
+                            let took = (now - last_done) / chunks.max(1) as u32;
+                            last_done = now;
+                            chunk_time = if chunk_time == Duration::MAX { took } else { (chunk_time * 3 + took) / 4 };
+                        }
+                        Event::Ready(_) => {}
+                        Event::Fatal(message) => fatal = Some(message),
+                        Event::Closed(corrupt) => {
+                            let (status, held) = self.reap(process, corrupt.is_some());
+                            let hung = self.plan.worker.limits.timeout.filter(|_| hung).map(|t| t * 2 + Duration::from_secs(1));
+                            self.after_death(status, corrupt.or(fatal.take()), hung, held, &mut retry);
+                            break;
+                        }
+                    },
+                    default(wait) => if backstop.is_some() {
+                        hung = true;
+                        // Its reader reports the closed pipe next.
+                        let _ = process.child.kill();
+                    },
+                }
+            }
+        }
+        for chunk in retry {
+            chunk.fail_not_run(&self.state.stopped().unwrap_or_default());
+        }
+    }
+}
+
+impl Slot {
+    /// A worker is gone with `held` unfinished. If the pool stopped, they
+    /// fail as not run. If the worker could not go on (its instance's
+    /// initializer failed on a rebuild, or its stream was corrupt), the pool
+    /// stops. Otherwise it died: the item it was running is run again on the
+    /// replacement unless it has used up its retries (then it fails, naming
+    /// how the worker died), and the items it had not started are run again.
+    fn after_death(
+        &self,
+        status: ExitStatus,
+        cannot_go_on: Option<String>,
+        hung: Option<Duration>,
+        held: VecDeque<InFlight>,
+        retry: &mut VecDeque<Chunk>,
+    ) {
+        if let Some(message) = cannot_go_on.filter(|_| self.state.stopped().is_none()) {
+            self.state.stop(&format!("worker {}: {message}", self.index));
+        }
+        if let Some(reason) = self.state.stopped() {
+            for InFlight { chunk, answered } in held {
+                chunk.fail_rest(answered, |index| TaskError::NotRun {
+                    index,
+                    func: chunk.func.to_string(),
+                    reason: reason.clone(),
+                });
+            }
+            return;
+        }
+        let mut held = held.into_iter();
+        if let Some(InFlight { chunk, answered }) = held.next() {
+            if let Some(running) = chunk.part(answered, Some(1), chunk.attempts + 1) {
+                let ending = match hung {
+                    Some(waited) => Ending::Hung { waited },
+                    None => Ending::Died { status: describe_status(status) },
+                };
+                match retry::decide(&ending, running.attempts, self.plan.retries) {
+                    Decision::RunAgain => {
+                        self.state.count_retry();
+                        retry.push_back(running);
+                    }
+                    Decision::Fail(status) => {
+                        let worker = self.index;
+                        running.fail_rest(0, |index| TaskError::WorkerLost {
+                            index,
+                            func: running.func.to_string(),
+                            worker,
+                            status: status.clone(),
+                        });
+                    }
+                }
+            }
+            if let Some(rest) = chunk.part(answered + 1, None, 0) {
+                retry.push_back(rest);
+            }
+        }
+        retry.extend(held.map(|in_flight| in_flight.chunk));
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quick_chunks_get_about_a_millisecond_of_work_in_flight() {
+        assert_eq!(window(Duration::MAX), WINDOW, "no measure yet: the small window");
+        assert_eq!(window(Duration::from_secs(2)), WINDOW);
+        assert_eq!(window(Duration::from_micros(400)), WINDOW);
+        assert_eq!(window(Duration::from_micros(100)), 10);
+        assert_eq!(window(Duration::from_micros(1)), MAX_WINDOW);
+        assert_eq!(window(Duration::ZERO), MAX_WINDOW);
+    }
+}

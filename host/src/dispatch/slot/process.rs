@@ -1,0 +1,190 @@
+//! One live worker process of a slot: spawning it with its start frame and
+//! waiting for it to be ready (refusing a worker program of another
+//! protocol version), writing chunks to it, and reaping it.
+
+use std::collections::VecDeque;
+use std::io::{BufRead, BufReader, IoSlice, Write};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use crossbeam_channel::Receiver;
+
+use super::reader::read_results;
+use super::{Event, InFlight, Slot, lock};
+use crate::dispatch::chunk::Chunk;
+use crate::error::BuildError;
+use crate::wire::worker_config::WorkerConfig;
+use crate::wire::{self, PROTOCOL_VERSION, WORKER_ARG};
+
+/// One live worker process.
+pub(super) struct Process {
+    pub child: Child,
+    stdin: ChildStdin,
+    pub in_flight: Arc<Mutex<VecDeque<InFlight>>>,
+    /// When the worker last answered an item (or was given work while idle).
+    pub progress: Arc<Mutex<Instant>>,
+    pub events: Receiver<Event>,
+    reader: JoinHandle<()>,
+    stderr_relay: JoinHandle<()>,
+}
+
+impl Slot {
+    /// Spawns a worker, sends it its configuration and waits until it is ready.
+    pub(super) fn start(&self, generation: u64) -> Result<Process, BuildError> {
+        let program = &self.plan.program;
+        let mut child = Command::new(program)
+            .arg(WORKER_ARG)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|source| BuildError::Spawn { worker: self.index, program: program.clone(), source })?;
+        self.state.set_pid(self.index, Some(child.id()));
+        let mut stdin = child.stdin.take().expect("stdin is piped");
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let stderr_relay = relay_stderr(child.stderr.take().expect("stderr is piped"), self.index);
+        let config = WorkerConfig {
+            protocol: PROTOCOL_VERSION,
+            worker_index: self.index,
+            generation,
+            ..self.plan.worker.clone()
+        };
+        let body = serde_json::to_vec(&config).expect("the configuration serializes");
+        let sent = wire::write_frame(&mut stdin, wire::TAG_START, &body);
+
+        let in_flight = Arc::new(Mutex::new(VecDeque::new()));
+        let (events_tx, events) = crossbeam_channel::unbounded();
+        let progress = Arc::new(Mutex::new(Instant::now()));
+        let reader = {
+            let (in_flight, progress) = (Arc::clone(&in_flight), Arc::clone(&progress));
+            let slot = self.index;
+            std::thread::Builder::new()
+                .name(format!("rpool-reader-{slot}"))
+                .spawn(move || read_results(stdout, slot, in_flight, progress, events_tx))
+                .expect("a thread can be spawned")
+        };
+        let process = Process { child, stdin, in_flight, progress, events, reader, stderr_relay };
+        let failed = |process: Process, message: String| {
+            let (status, _) = self.reap(process, true);
+            Err(BuildError::WorkerStart {
+                worker: self.index,
+                message: format!("{message} (the worker {})", describe_status(status)),
+            })
+        };
+        if let Err(e) = sent {
+            return failed(process, format!("cannot send the start frame: {e}"));
+        }
+        match process.events.recv() {
+            Ok(Event::Ready(Some(PROTOCOL_VERSION))) => Ok(process),
+            Ok(Event::Ready(version)) => {
+                self.reap(process, true);
+                Err(BuildError::ProtocolMismatch {
+                    program: program.clone(),
+                    theirs: version.unwrap_or(1),
+                    ours: PROTOCOL_VERSION,
+                })
+            }
+            Ok(Event::Fatal(message)) => {
+                self.reap(process, true);
+                Err(BuildError::WorkerStart { worker: self.index, message })
+            }
+            Ok(Event::Closed(Some(corrupt))) => failed(process, corrupt),
+            _ => failed(process, "the worker exited before it was ready".into()),
+        }
+    }
+
+    /// Asks an idle worker to exit and waits for it.
+    pub(super) fn retire(&self, mut process: Process) {
+        let _ = wire::write_frame(&mut process.stdin, wire::TAG_SHUTDOWN, &[]);
+        self.reap(process, false);
+    }
+
+    /// Closes the worker's stdin (killing it first if `kill`), waits for it
+    /// to exit and for its reader to finish; returns how it exited and the
+    /// chunks it had not finished.
+    pub(super) fn reap(&self, process: Process, kill: bool) -> (ExitStatus, VecDeque<InFlight>) {
+        let Process { mut child, stdin, in_flight, progress: _, events: _, reader, stderr_relay } = process;
+        drop(stdin);
+        // Forget the pid before reaping, so that a `stop` never signals a
+        // pid that the system may have given to another process.
+        self.state.set_pid(self.index, None);
+        if kill {
+            let _ = child.kill();
+        }
+        let status = child.wait().expect("the worker is our child");
+        let _ = reader.join();
+        let _ = stderr_relay.join();
+        let held = std::mem::take(&mut *in_flight.lock().unwrap_or_else(|e| e.into_inner()));
+        (status, held)
+    }
+}
+
+impl Process {
+    /// Puts `chunks` in flight and writes them to the worker, in one
+    /// (vectored) write when the pipe takes them all at once.
+    pub(super) fn send(&mut self, chunks: Vec<Chunk>) {
+        let frames: Vec<Arc<[u8]>> = chunks.iter().map(|chunk| Arc::clone(&chunk.frame)).collect();
+        let mut in_flight = lock(&self.in_flight);
+        if in_flight.is_empty() {
+            *lock(&self.progress) = Instant::now();
+        }
+        in_flight.extend(chunks.into_iter().map(|chunk| InFlight { chunk, answered: 0 }));
+        drop(in_flight);
+        let mut slices: Vec<IoSlice<'_>> = frames.iter().map(|frame| IoSlice::new(frame)).collect();
+        let mut slices = &mut slices[..];
+        while !slices.is_empty() {
+            match self.stdin.write_vectored(slices) {
+                Ok(0) => return,
+                Ok(n) => IoSlice::advance_slices(&mut slices, n),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                // The worker died; its reader reports that, and the chunks
+                // are dealt with then.
+                Err(_) => return,
+            }
+        }
+    }
+}
+
+/// Copies a worker's stderr (its own, and its guest's stdout and stderr) to
+/// ours, line by line, each prefixed with the worker's index.
+fn relay_stderr(stderr: std::process::ChildStderr, slot: usize) -> JoinHandle<()> {
+    std::thread::Builder::new()
+        .name(format!("rpool-stderr-{slot}"))
+        .spawn(move || {
+            let mut reader = BufReader::new(stderr);
+            let mut line = Vec::new();
+            while reader.read_until(b'\n', &mut line).is_ok_and(|n| n > 0) {
+                if !line.ends_with(b"\n") {
+                    line.push(b'\n');
+                }
+                let mut out = std::io::stderr().lock();
+                let _ = write!(out, "[worker {slot}] ");
+                let _ = out.write_all(&line);
+                line.clear();
+            }
+        })
+        .expect("a thread can be spawned")
+}
+
+/// "exited with code 1", "was killed by signal 9 (SIGKILL)".
+pub(crate) fn describe_status(status: ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exited with code {code}"),
+        (None, Some(signal)) => format!("was killed by signal {signal}{}", signal_suffix(signal)),
+        _ => "exited".to_string(),
+    }
+}
+
+/// " (SIGKILL)" for the signals that kill workers, to follow a number.
+fn signal_suffix(signal: i32) -> &'static str {
+    match signal {
+        6 => " (SIGABRT)",
+        9 => " (SIGKILL)",
+        11 => " (SIGSEGV)",
+        15 => " (SIGTERM)",
+        _ => "",
+    }
+}

@@ -1,0 +1,226 @@
+//! [`PoolBuilder`]: every setting of a pool, each with its default.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::error::BuildError;
+use crate::pool::Pool;
+use crate::wasm::limits::Limits;
+use crate::wasm::sandbox::DirGrant;
+
+/// The environment variable that sets the default number of workers.
+pub const WORKERS_ENV: &str = "RPOOL_WASM_WORKERS";
+
+/// The environment variable that turns on whole backtraces in trap
+/// messages (`1` or `full`); see [`PoolBuilder::backtraces`].
+pub const BACKTRACE_ENV: &str = "RPOOL_WASM_BACKTRACE";
+
+/// Configures and starts a [`Pool`], like the arguments of Python's `Pool(...)`.
+///
+/// ```no_run
+/// use rpool_wasm::Pool;
+///
+/// let pool = Pool::builder("task.wasm")
+///     .workers(4)
+///     .initializer("init_worker", &(10,))
+///     .max_tasks_per_worker(100)
+///     .build()?;
+/// # Ok::<(), rpool_wasm::BuildError>(())
+/// ```
+#[derive(Debug, Clone)]
+#[must_use = "a builder does nothing until `build` is called"]
+pub struct PoolBuilder {
+    pub(super) module: PathBuf,
+    pub(super) workers: Option<usize>,
+    pub(super) initializer: Option<(String, Result<String, String>)>,
+    pub(super) max_tasks: Option<usize>,
+    pub(super) retries: u32,
+    pub(super) env: Vec<(String, String)>,
+    pub(super) program: Option<PathBuf>,
+    pub(super) cache_dir: Option<PathBuf>,
+    pub(super) limits: Limits,
+    pub(super) dirs: Vec<DirGrant>,
+    pub(super) raw_output: bool,
+    pub(super) full_backtraces: Option<bool>,
+}
+
+impl PoolBuilder {
+    /// A builder for a pool running the task module at `module` (a `.wasm`
+    /// binary or `.wat` text).
+    pub fn new(module: impl AsRef<Path>) -> PoolBuilder {
+        PoolBuilder {
+            module: module.as_ref().to_path_buf(),
+            workers: None,
+            initializer: None,
+            max_tasks: None,
+            retries: 1,
+            env: Vec::new(),
+            program: None,
+            cache_dir: None,
+            limits: Limits::default(),
+            dirs: Vec::new(),
+            raw_output: false,
+            full_backtraces: None,
+        }
+    }
+
+    /// The number of worker processes (Python's `processes`).
+    ///
+    /// Default: `$RPOOL_WASM_WORKERS` if set, else the number of available
+    /// cores (`std::thread::available_parallelism`), as Python uses `cpu_count()`.
+    pub fn workers(mut self, workers: usize) -> PoolBuilder {
+        self.workers = Some(workers);
+        self
+    }
+
+    /// The initializer export each worker runs once on its instance before
+    /// its first item, with `args` (a tuple or array: Python's `initargs`)
+    /// as its argument array; and again whenever the instance is rebuilt.
+    /// `&()` means no arguments (`[]`), as Python's `initargs=()`.
+    ///
+    /// Default: none.
+    pub fn initializer(mut self, name: &str, args: &impl Serialize) -> PoolBuilder {
+        let args = match serde_json::to_string(args) {
+            Ok(json) if json == "null" => Ok("[]".to_string()),
+            other => other.map_err(|e| e.to_string()),
+        };
+        self.initializer = Some((name.to_string(), args));
+        self
+    }
+
+    /// Like [`initializer`](Self::initializer), with the arguments as JSON
+    /// text (which must be an array).
+    pub fn initializer_json(mut self, name: &str, args: &str) -> PoolBuilder {
+        self.initializer = Some((name.to_string(), Ok(args.to_string())));
+        self
+    }
+
+    /// How many tasks (chunks, as in Python) a worker runs before it is
+    /// replaced by a fresh one (Python's `maxtasksperchild`).
+    ///
+    /// Default: unlimited.
+    pub fn max_tasks_per_worker(mut self, tasks: usize) -> PoolBuilder {
+        self.max_tasks = Some(tasks);
+        self
+    }
+
+    /// How many times an item whose worker process died while running it
+    /// is run again on the replacement before it fails with
+    /// [`TaskError::WorkerLost`](crate::TaskError::WorkerLost). Items the
+    /// worker held but had not started are always run again.
+    ///
+    /// Default: 1.
+    pub fn retries(mut self, retries: u32) -> PoolBuilder {
+        self.retries = retries;
+        self
+    }
+
+    /// How long one call may run: a call still running then is interrupted
+    /// (wasmtime epoch interruption) and fails with "timed out after …",
+    /// and the pool goes on. A worker that does not answer within twice the
+    /// timeout plus a second (stuck outside wasm) is killed and replaced.
+    ///
+    /// Default: none (as Python's pool).
+    pub fn timeout(mut self, timeout: std::time::Duration) -> PoolBuilder {
+        self.limits.timeout = Some(timeout);
+        self
+    }
+
+    /// The most linear memory, in bytes, each instance may have; growing
+    /// past it fails the call ("memory limit of … exceeded").
+    ///
+    /// Default: [`DEFAULT_MAX_MEMORY`](crate::DEFAULT_MAX_MEMORY), 1 GiB.
+    pub fn max_memory(mut self, bytes: u64) -> PoolBuilder {
+        self.limits.max_memory = bytes;
+        self
+    }
+
+    /// The most bytes one call may pass to `output_write` or `error_write`.
+    ///
+    /// Default: [`DEFAULT_MAX_OUTPUT`](crate::DEFAULT_MAX_OUTPUT), 64 MiB.
+    pub fn max_output(mut self, bytes: u64) -> PoolBuilder {
+        self.limits.max_output = bytes;
+        self
+    }
+
+    /// Fuel for each call: a deterministic limit on the work a call may do
+    /// (about one unit per wasm instruction). A call that runs out fails.
+    ///
+    /// Default: unlimited (no fuel metering, which costs speed).
+    pub fn fuel(mut self, fuel: u64) -> PoolBuilder {
+        self.limits.fuel = Some(fuel);
+        self
+    }
+
+    /// Lets tasks see a host directory, as the wasmtime CLI's `--dir`.
+    /// Tasks see no files at all otherwise.
+    ///
+    /// Default: none.
+    pub fn dir(mut self, grant: DirGrant) -> PoolBuilder {
+        self.dirs.push(grant);
+        self
+    }
+
+    /// Adds a WASI environment variable for the task (tasks see no host
+    /// environment, only `RPOOL_WORKER_INDEX`, `RPOOL_WORKERS` and these).
+    ///
+    /// Default: none.
+    pub fn env(mut self, name: &str, value: &str) -> PoolBuilder {
+        self.env.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    /// For a WASI command module ([`ModuleMode::Command`](crate::ModuleMode::Command)): take what the
+    /// command prints on stdout as text, so that each result is a JSON
+    /// string (without its trailing newlines), instead of parsing it as JSON.
+    /// [`build`](Self::build) refuses it for an ABI v1 module, whose results
+    /// are JSON by contract.
+    ///
+    /// Default: off.
+    pub fn raw_output(mut self, raw: bool) -> PoolBuilder {
+        self.raw_output = raw;
+        self
+    }
+
+    /// Whether a trap's message shows the whole wasm backtrace, one frame
+    /// per line with its module offset, instead of one line naming the
+    /// function that trapped and the two above it
+    /// (`… at my_task::parse ← my_task::square ← …`). Names come from the
+    /// module's name section (Rust names demangled); a module without one
+    /// shows function indices.
+    ///
+    /// Default: `$RPOOL_WASM_BACKTRACE` is `1` or `full`; else off.
+    pub fn backtraces(mut self, full: bool) -> PoolBuilder {
+        self.full_backtraces = Some(full);
+        self
+    }
+
+    /// The program to run as a worker (`PROGRAM __rpool-worker`).
+    ///
+    /// Default: `$RPOOL_WASM_WORKER` if set; else this executable if it is
+    /// `rpool-wasm`; else an `rpool-wasm` beside this executable or in its
+    /// parent directory; else `rpool-wasm` on `PATH`. A program that calls
+    /// [`run_worker_if_requested`](crate::run_worker_if_requested) first
+    /// thing can pass `std::env::current_exe()?` here.
+    pub fn worker_program(mut self, program: impl AsRef<Path>) -> PoolBuilder {
+        self.program = Some(program.as_ref().to_path_buf());
+        self
+    }
+
+    /// Where compiled modules are cached.
+    ///
+    /// Default: `$RPOOL_WASM_CACHE_DIR` if set; else
+    /// `$XDG_CACHE_HOME/rpool-wasm`; else `$HOME/.cache/rpool-wasm`.
+    pub fn cache_dir(mut self, dir: impl AsRef<Path>) -> PoolBuilder {
+        self.cache_dir = Some(dir.as_ref().to_path_buf());
+        self
+    }
+
+    /// Loads, checks and compiles the module (once, or not at all if it is
+    /// cached), starts the workers and waits until every one has run its
+    /// initializer, so that a failing initializer is this call's error.
+    pub fn build(self) -> Result<Pool, BuildError> {
+        super::start::start(self)
+    }
+}

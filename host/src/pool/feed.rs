@@ -1,0 +1,284 @@
+//! The feeding half of a lazy job: pulls items as results are consumed,
+//! submits them in chunks, and receives outcomes in completion order. At
+//! most a bounded window of items is submitted and not yet yielded, so an
+//! endless input runs in bounded memory.
+//!
+//! The items are pulled either here, between batches of outcomes (the typed
+//! `imap`, whose items need not be `Send`), or on a thread of their own (the
+//! raw-JSON streams), so that an input that waits for its items — a pipe, a
+//! `tail -f` — never holds up a result that is already in, and each item is
+//! submitted as soon as it arrives.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+
+use crossbeam_channel::Receiver;
+
+use crate::dispatch::PoolState;
+use crate::dispatch::chunk::{Args, Chunker, EncodeItem};
+use crate::dispatch::outcomes::Outcomes;
+use crate::dispatch::sinks::Stream;
+use crate::error::TaskError;
+
+/// Small items: a lazy job keeps up to this many submitted and not yet
+/// consumed, so that workers never wait on the consumer between items…
+const SMALL_ITEMS_WINDOW: usize = 4096;
+/// …as long as their encoded arguments stay under this many bytes.
+const WINDOW_BYTES: usize = 64 << 20;
+
+/// How a lazy job's items are made into chunks and submitted.
+pub(super) struct Submitter<I> {
+    items: I,
+    chunker: Chunker,
+    chunksize: usize,
+    /// What keeps every worker busy: its chunks in flight and one queued.
+    window: usize,
+    /// Bytes of the chunks fed so far, to size the window for small items…
+    fed_bytes: usize,
+    /// …as [`widened_window`](Submitter::widened_window) does after each
+    /// chunk: not for every outcome, which a tiny item would notice.
+    effective_window: usize,
+}
+
+impl<I: Iterator<Item: EncodeItem>> Submitter<I> {
+    /// Submits chunks while `released` leaves the window room and the input
+    /// lasts; true once the input has ended.
+    fn fill(&mut self, state: &PoolState, released: usize) -> bool {
+        while self.chunker.next_index - released + self.chunksize <= self.effective_window {
+            if !self.submit_one(state) {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Takes up to a chunk's worth of items and submits them; false once
+    /// the input has ended (the pool is told, once).
+    fn submit_one(&mut self, state: &PoolState) -> bool {
+        let (chunk, taken) = self.chunker.chunk(&mut self.items, self.chunksize);
+        if let Some(chunk) = chunk {
+            self.fed_bytes += chunk.frame.len();
+            self.effective_window = self.widened_window();
+            state.feed(chunk);
+        }
+        if taken < self.chunksize {
+            state.end_feeder();
+            return false;
+        }
+        true
+    }
+
+    /// The window, widened for small items (tiny chunks would otherwise make
+    /// every item wait for a round trip through the consumer).
+    fn widened_window(&self) -> usize {
+        let per_item = self.fed_bytes.checked_div(self.chunker.next_index).unwrap_or(0);
+        let small = SMALL_ITEMS_WINDOW.min(WINDOW_BYTES / per_item.max(1));
+        self.window.max(small)
+    }
+}
+
+/// What a feeding thread and its consumer share.
+#[derive(Default)]
+struct Shared {
+    /// Items submitted so far (the thread's `next_index`).
+    submitted: AtomicUsize,
+    /// The input has ended: `submitted` is the total.
+    exhausted: AtomicBool,
+    /// Outcomes the consumer has handed on: the window counts from here.
+    released: AtomicUsize,
+    /// The consumer is gone.
+    dropped: AtomicBool,
+    /// Whether the thread waits for room in the window, and its wake-up.
+    waiting: Mutex<bool>,
+    room: Condvar,
+}
+
+impl Shared {
+    fn wake(&self) {
+        let mut waiting = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
+        if *waiting {
+            *waiting = false;
+            self.room.notify_one();
+        }
+    }
+}
+
+enum Input<I> {
+    /// Pulled by the consumer, between batches of outcomes.
+    Here { submitter: Submitter<I>, exhausted: bool },
+    /// Pulled by a thread of its own.
+    Thread(Arc<Shared>),
+}
+
+/// A lazy job's feeding half; see the module docs.
+pub(crate) struct Feed<I> {
+    state: Arc<PoolState>,
+    input: Input<I>,
+    pub func: Arc<str>,
+    stream: Arc<Stream>,
+    rx: Receiver<Outcomes>,
+    /// The rest of the last batch received.
+    pub batch: Outcomes,
+    /// Outcomes taken from `rx`.
+    pub received: usize,
+    /// Outcomes handed to the caller: the window is counted from here, so
+    /// that results held back for ordering count against it too.
+    released: usize,
+}
+
+/// The parts of a lazy job that both ways of feeding it start from.
+fn parts<I>(
+    items: I,
+    func: &Arc<str>,
+    args: Args,
+    chunksize: usize,
+    window: usize,
+) -> (Submitter<I>, Arc<Stream>, Receiver<Outcomes>) {
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let stream = Stream::new(tx);
+    let chunker = Chunker { sink: stream.clone(), func: Arc::clone(func), args, next_index: 0 };
+    let window = window.max(chunksize);
+    let submitter =
+        Submitter { items, chunker, chunksize, window, fed_bytes: 0, effective_window: window.max(SMALL_ITEMS_WINDOW) };
+    (submitter, stream, rx)
+}
+
+impl<I: Iterator<Item: EncodeItem>> Feed<I> {
+    /// A feed whose items are pulled here, between batches of outcomes.
+    pub fn here(state: Arc<PoolState>, items: I, func: Arc<str>, args: Args, chunksize: usize, window: usize) -> Self {
+        let (submitter, stream, rx) = parts(items, &func, args, chunksize, window);
+        let input = Input::Here { submitter, exhausted: false };
+        Feed { state, input, func, stream, rx, batch: Outcomes::default(), received: 0, released: 0 }
+    }
+
+    /// Makes the next outcome to complete ready to [`take`](Feed::take):
+    /// its index, or `None` when every item is accounted for.
+    pub fn ready(&mut self) -> Option<usize> {
+        while self.batch.is_empty() {
+            match &mut self.input {
+                Input::Here { submitter, exhausted } => {
+                    // More input is taken only between batches: reading it may
+                    // wait, and outcomes already here must not.
+                    if !*exhausted {
+                        *exhausted = submitter.fill(&self.state, self.released);
+                    }
+                    if *exhausted && self.received == submitter.chunker.next_index {
+                        return None;
+                    }
+                }
+                Input::Thread(shared) => {
+                    if shared.exhausted.load(Ordering::Acquire)
+                        && self.received == shared.submitted.load(Ordering::Acquire)
+                    {
+                        return None;
+                    }
+                }
+            }
+            // Every submitted item is delivered exactly once (see `Sink`), and
+            // a feeding thread that ends sends an empty batch to say so: this
+            // cannot wait forever, and the stream's sender lives in `self`.
+            self.batch = self.rx.recv().expect("the stream's sender is held by this feed");
+        }
+        self.batch.front_index()
+    }
+
+    /// Takes the outcome [`ready`](Feed::ready) announced; `release` if it
+    /// goes to the caller now (not held back for ordering).
+    pub fn take(&mut self, release: bool) -> (usize, Result<&[u8], TaskError>) {
+        self.received += 1;
+        if release {
+            self.release(1);
+        }
+        self.batch.pop().expect("`ready` announced an outcome")
+    }
+
+    /// `n` outcomes held back for ordering went to the caller.
+    pub fn release(&mut self, n: usize) {
+        self.released += n;
+        if let Input::Thread(shared) = &self.input {
+            shared.released.store(self.released, Ordering::Release);
+            shared.wake();
+        }
+    }
+}
+
+impl<I: Iterator<Item: EncodeItem + Send> + Send + 'static> Feed<I> {
+    /// A feed whose items are pulled on a thread of its own: it submits each
+    /// chunk as soon as its items are in (a chunk that the input keeps
+    /// waiting on goes as it is once the next item would wait… see
+    /// [`Submitter::submit_one`]), while the window has room.
+    pub fn threaded(
+        state: Arc<PoolState>,
+        items: I,
+        func: Arc<str>,
+        args: Args,
+        chunksize: usize,
+        window: usize,
+    ) -> Self {
+        let (mut submitter, stream, rx) = parts(items, &func, args, chunksize, window);
+        let shared = Arc::new(Shared::default());
+        let thread_state = Arc::clone(&state);
+        let thread_shared = Arc::clone(&shared);
+        let wake_consumer = stream.clone();
+        std::thread::Builder::new()
+            .name("rpool-feed".into())
+            .spawn(move || {
+                let (state, shared) = (thread_state, thread_shared);
+                loop {
+                    {
+                        let mut waiting = shared.waiting.lock().unwrap_or_else(|e| e.into_inner());
+                        while !shared.dropped.load(Ordering::Acquire)
+                            && submitter.chunker.next_index - shared.released.load(Ordering::Acquire)
+                                + submitter.chunksize
+                                > submitter.effective_window
+                        {
+                            *waiting = true;
+                            waiting = shared.room.wait(waiting).unwrap_or_else(|e| e.into_inner());
+                        }
+                    }
+                    if shared.dropped.load(Ordering::Acquire) {
+                        state.end_feeder();
+                        break;
+                    }
+                    let more = submitter.submit_one(&state);
+                    shared.submitted.store(submitter.chunker.next_index, Ordering::Release);
+                    if !more {
+                        shared.exhausted.store(true, Ordering::Release);
+                        break;
+                    }
+                }
+                // Wakes a consumer that waits for outcomes of items that
+                // turned out not to exist.
+                wake_consumer.wake();
+            })
+            .expect("a thread can be spawned");
+        Feed {
+            state,
+            input: Input::Thread(shared),
+            func,
+            stream,
+            rx,
+            batch: Outcomes::default(),
+            received: 0,
+            released: 0,
+        }
+    }
+}
+
+impl<I> Drop for Feed<I> {
+    fn drop(&mut self) {
+        self.stream.drop_receiver();
+        match &self.input {
+            Input::Here { exhausted: false, .. } => self.state.end_feeder(),
+            Input::Here { .. } => {}
+            Input::Thread(shared) => {
+                // The thread ends the feeder when it sees this, or it has
+                // already (its input ended).
+                shared.dropped.store(true, Ordering::Release);
+                let mut waiting = shared.waiting.lock().unwrap_or_else(|e| e.into_inner());
+                *waiting = false;
+                shared.room.notify_one();
+            }
+        }
+    }
+}

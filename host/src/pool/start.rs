@@ -1,0 +1,142 @@
+//! A pool's start-up, in order: check the settings, load and compile the
+//! module (or find it in the cache), check the initializer, find the worker
+//! program, then start every slot's first worker and wait until each has
+//! run its initializer, so that any failure is the build's error.
+
+use std::sync::Arc;
+
+use super::builder::{BACKTRACE_ENV, PoolBuilder, WORKERS_ENV};
+use super::{Pool, worker_program};
+use crate::dispatch::PoolState;
+use crate::dispatch::slot::{self, SlotPlan};
+use crate::error::BuildError;
+use crate::module::{ModuleMode, TaskModule, cache};
+use crate::wasm::trap::Backtrace;
+use crate::wire::PROTOCOL_VERSION;
+use crate::wire::worker_config::WorkerConfig;
+
+/// Starts the pool `builder` describes.
+pub(super) fn start(builder: PoolBuilder) -> Result<Pool, BuildError> {
+    let workers = match builder.workers {
+        Some(n) => n,
+        None => default_workers()?,
+    };
+    check_settings(&builder, workers)?;
+    let engine = builder.limits.engine();
+    let cache_dir = match builder.cache_dir {
+        Some(dir) => dir,
+        None => cache::default_cache_dir()?,
+    };
+    let module = TaskModule::load(&engine, &builder.module, &cache_dir)?;
+    match module.mode {
+        ModuleMode::Command => {
+            if let Some((name, _)) = &builder.initializer {
+                return Err(BuildError::InitializerForCommand {
+                    module: builder.module.clone(),
+                    initializer: name.clone(),
+                });
+            }
+        }
+        ModuleMode::Abi if builder.raw_output => {
+            return Err(BuildError::RawOutputForAbi { module: builder.module.clone() });
+        }
+        ModuleMode::Abi => {}
+    }
+    let initializer = match builder.initializer {
+        None => None,
+        Some((name, args)) => {
+            module.check_task(&name)?;
+            Some((name, check_init_args(args)?))
+        }
+    };
+    let program = match builder.program {
+        Some(program) => program,
+        None => worker_program::find()?,
+    };
+    let plan = Arc::new(SlotPlan {
+        program,
+        worker: WorkerConfig {
+            protocol: PROTOCOL_VERSION,
+            artifact: module.artifact.clone(),
+            // Each slot fills in its own index and generation.
+            worker_index: 0,
+            generation: 0,
+            workers,
+            env: builder.env,
+            initializer: initializer.clone(),
+            limits: builder.limits,
+            dirs: builder.dirs,
+            mode: module.mode,
+            raw_output: builder.raw_output,
+            backtrace: match builder.full_backtraces.unwrap_or_else(full_backtraces_from_env) {
+                true => Backtrace::Full,
+                false => Backtrace::Short,
+            },
+        },
+        max_tasks: builder.max_tasks,
+        retries: builder.retries,
+    });
+    let (state, callbacks) = PoolState::new(workers);
+    let state = Arc::new(state);
+    let callback_thread = std::thread::Builder::new()
+        .name("rpool-callbacks".into())
+        .spawn(move || callbacks.into_iter().for_each(|callback| callback()))
+        .expect("a thread can be spawned");
+    let (startup_tx, startup) = crossbeam_channel::unbounded();
+    let slots = (0..workers)
+        .map(|index| slot::spawn(Arc::clone(&state), Arc::clone(&plan), index, startup_tx.clone()))
+        .collect();
+    let pool = Pool::from_parts(state, module, workers, initializer.map(|(name, _)| name), slots, callback_thread);
+    // Workers start in parallel; the first failure is the one reported.
+    for _ in 0..workers {
+        if let Ok(Err(error)) = startup.recv() {
+            pool.abort(&error.to_string());
+            return Err(error);
+        }
+    }
+    Ok(pool)
+}
+
+/// Refuses settings out of range before anything is loaded or started.
+fn check_settings(builder: &PoolBuilder, workers: usize) -> Result<(), BuildError> {
+    if workers == 0 {
+        return Err(BuildError::NoWorkers);
+    }
+    if builder.max_tasks == Some(0) {
+        return Err(BuildError::ZeroMaxTasks);
+    }
+    if builder.limits.timeout.is_some_and(|t| t.is_zero()) {
+        return Err(BuildError::ZeroTimeout);
+    }
+    for dir in &builder.dirs {
+        if !dir.host.is_dir() {
+            return Err(BuildError::NotADirectory { path: dir.host.clone(), guest: dir.guest.clone() });
+        }
+    }
+    Ok(())
+}
+
+/// The initializer's arguments, which must be a JSON array (Python's `initargs`).
+fn check_init_args(args: Result<String, String>) -> Result<String, BuildError> {
+    let args = args.map_err(|message| BuildError::InitArgs { message })?;
+    match serde_json::from_str::<serde_json::Value>(&args) {
+        Ok(serde_json::Value::Array(_)) => Ok(args),
+        Ok(other) => Err(BuildError::InitArgs { message: format!("got `{other}`") }),
+        Err(e) => Err(BuildError::InitArgs { message: e.to_string() }),
+    }
+}
+
+/// `$RPOOL_WASM_WORKERS` if set, else the number of available cores.
+fn default_workers() -> Result<usize, BuildError> {
+    match std::env::var(WORKERS_ENV) {
+        Ok(value) if !value.is_empty() => {
+            value.parse().map_err(|_| BuildError::BadWorkersEnv { variable: WORKERS_ENV, value })
+        }
+        _ => Ok(std::thread::available_parallelism().map_or(1, |n| n.get())),
+    }
+}
+
+/// Whether `$RPOOL_WASM_BACKTRACE` asks for whole backtraces (`1` or `full`).
+fn full_backtraces_from_env() -> bool {
+    std::env::var(BACKTRACE_ENV).is_ok_and(|v| v == "1" || v == "full")
+}

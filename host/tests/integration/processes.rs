@@ -1,0 +1,168 @@
+//! Real processes: each worker's environment, the compile-once cache, and
+//! workers that die.
+
+use std::time::{Duration, Instant};
+
+use rpool_wasm::{DirGrant, TaskError};
+use rpool_wasm_tests::{Cli, Scratch, guests};
+use serde_json::Value;
+
+use crate::{BIN, pool};
+
+#[test]
+fn each_worker_sees_its_index_and_the_pool_size() {
+    let pool = pool(guests::TUTORIAL).workers(3).build().unwrap();
+    // Long enough items that every worker gets some.
+    let _: Vec<i64> = pool.func("slow_task").chunksize(1).starmap((0..6).map(|x| (x, 100))).unwrap();
+    let seen: Vec<Value> = pool.func("whoami").chunksize(1).map(0..30).unwrap();
+    assert!(seen.iter().all(|w| w["workers"] == 3), "{seen:?}");
+    assert!(seen.iter().all(|w| w["worker"].as_u64().unwrap() < 3), "{seen:?}");
+    let pids = pool.worker_pids();
+    assert_eq!(pids.len(), 3);
+    let mut unique = pids.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), 3, "three distinct processes: {pids:?}");
+    for pid in &pids {
+        let cmdline = std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap();
+        assert!(cmdline.contains("__rpool-worker"), "{pid} is a worker process: {cmdline:?}");
+    }
+}
+
+#[test]
+fn the_module_is_compiled_once_into_the_cache_and_reused() {
+    let cache = Scratch::new();
+    let run = || {
+        Cli::new(BIN)
+            .env("RPOOL_WASM_CACHE_DIR", cache.path())
+            .args(["run", guests::SQUARE, "--map", "-", "-w", "4"])
+            .stdin("[1, 2, 3]")
+            .run()
+    };
+    assert_eq!(run().success(), "[1,4,9]\n");
+    let artifacts = || -> Vec<(std::path::PathBuf, std::time::SystemTime)> {
+        std::fs::read_dir(cache.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .map(|p| (p.clone(), std::fs::metadata(&p).unwrap().modified().unwrap()))
+            .collect()
+    };
+    let first = artifacts();
+    assert_eq!(first.len(), 1, "four workers, one compiled artifact: {first:?}");
+    assert!(first[0].0.extension().is_some_and(|e| e == "cwasm"));
+    std::thread::sleep(Duration::from_millis(20));
+    assert_eq!(run().success(), "[1,4,9]\n");
+    assert_eq!(artifacts(), first, "the second run found the artifact and did not compile again");
+}
+
+/// A pool of the probe guest whose tasks may write to `scratch` (as `/sign`).
+fn marking_pool(scratch: &Scratch, workers: usize) -> rpool_wasm::PoolBuilder {
+    pool(guests::PROBE).workers(workers).dir(DirGrant::parse(&format!("{}::/sign", scratch.path().display()), false))
+}
+
+/// Waits until the item that creates `name` in `scratch` is running.
+fn wait_for_mark(scratch: &Scratch, name: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !scratch.path().join(name).exists() {
+        assert!(Instant::now() < deadline, "the item that marks {name} never started");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn a_killed_worker_is_replaced_and_its_item_runs_again() {
+    let scratch = Scratch::new();
+    let pool = marking_pool(&scratch, 1).build().unwrap();
+    let before = pool.worker_pids();
+    let items = [("/sign/first", 800, 2), ("/sign/second", 0, 3), ("/sign/third", 0, 4)];
+    let pending = pool.func("mark_then_sleep").chunksize(1).starmap_async::<_, i64>(items).unwrap();
+    wait_for_mark(&scratch, "first");
+    let status = std::process::Command::new("kill").args(["-9", &before[0].to_string()]).status().unwrap();
+    assert!(status.success());
+    assert_eq!(pending.get().unwrap(), [4, 9, 16], "every item completes exactly once");
+    let after = pool.worker_pids();
+    assert_eq!(after.len(), 1);
+    assert_ne!(after, before, "a replacement worker runs");
+    assert_eq!(pool.retried_items(), 1, "the item it was running ran again, once");
+}
+
+#[test]
+fn an_item_whose_worker_keeps_dying_fails_naming_the_signal() {
+    let scratch = Scratch::new();
+    let pool = marking_pool(&scratch, 1).retries(0).build().unwrap();
+    let pid = pool.worker_pids()[0];
+    let pending = pool.apply_async::<_, i64>("mark_then_sleep", ("/sign/running", 5000, 5)).unwrap();
+    wait_for_mark(&scratch, "running");
+    std::process::Command::new("kill").args(["-9", &pid.to_string()]).status().unwrap();
+    let err = pending.get().unwrap_err();
+    let TaskError::WorkerLost { index, status, .. } = &err else { panic!("unexpected {err:?}") };
+    assert_eq!(*index, 0);
+    assert!(status.contains("signal 9"), "{err}");
+    let after: i64 = pool.apply("mark_then_sleep", ("/sign/after", 0, 6)).unwrap();
+    assert_eq!(after, 36, "the pool goes on with a replacement");
+    assert_eq!(pool.retried_items(), 0, "with no retries, nothing ran again");
+}
+
+#[test]
+fn killing_workers_again_and_again_loses_nothing_and_duplicates_nothing() {
+    let pool = pool(guests::PROBE).workers(2).retries(10).build().unwrap();
+    let items: Vec<u64> = (0..12).map(|i| 150 + i).collect();
+    let results: Vec<u64> = std::thread::scope(|scope| {
+        let pending = pool.func("sleep_ms").chunksize(1).map_async::<_, u64>(&items).unwrap();
+        scope.spawn(|| {
+            for round in 0..5 {
+                std::thread::sleep(Duration::from_millis(250));
+                let pids = pool.worker_pids();
+                if let Some(pid) = pids.get(round % pids.len().max(1)) {
+                    let _ = std::process::Command::new("kill").args(["-9", &pid.to_string()]).status();
+                }
+            }
+        });
+        pending.get().unwrap()
+    });
+    assert_eq!(results, items, "every result arrived exactly once, in its place");
+    assert!(pool.retried_items() > 0, "killed workers' items ran again");
+}
+
+#[test]
+fn a_worker_program_of_another_protocol_version_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let scratch = Scratch::new();
+    // A worker of the first protocol, which predates versions: its ready
+    // frame (length 1, tag 11) has no body.
+    let program = scratch.file("old-worker", "#!/bin/sh\nprintf '\\001\\000\\000\\000\\013'\nexec cat >/dev/null\n");
+    std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let started = Instant::now();
+    let err = pool(guests::SQUARE).worker_program(&program).workers(1).build().unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(30), "refused, not hung");
+    let message = err.to_string();
+    assert!(matches!(err, rpool_wasm::BuildError::ProtocolMismatch { theirs: 1, ours: 2, .. }), "{err:?}");
+    assert!(message.contains(&format!("the worker program {}", program.display())), "{message}");
+    assert!(message.contains("protocol version 1") && message.contains("version 2"), "{message}");
+    assert!(!message.contains('\n'), "one line: {message}");
+}
+
+#[test]
+fn a_worker_refuses_a_parent_of_another_protocol_version() {
+    use std::io::Write;
+    let body = br#"{"protocol":1}"#;
+    let mut frame = ((body.len() + 1) as u32).to_le_bytes().to_vec();
+    frame.push(1); // the start frame's tag
+    frame.extend_from_slice(body);
+    let mut child = std::process::Command::new(BIN)
+        .arg("__rpool-worker")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&frame).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success(), "the worker exits with a failure");
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("protocol version mismatch: the pool speaks version 1, but the worker program")
+            && said.contains("speaks version 2"),
+        "its fatal frame names both versions: {said:?}"
+    );
+}

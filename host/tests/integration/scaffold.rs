@@ -1,0 +1,151 @@
+//! `rpool-wasm new`: each language's scaffold builds with the commands it
+//! prints and runs through the real binary. Rust always; C, Zig and
+//! AssemblyScript when their toolchains are here (as in `languages.rs`: a
+//! loud `SKIPPED:` otherwise, a failure under `RPOOL_REQUIRE_TOOLCHAINS=1`).
+
+use std::path::Path;
+
+use rpool_wasm_tests::{Cli, Scratch};
+use serde_json::json;
+
+use crate::languages::{self, ASSEMBLYSCRIPT, C, Language, ZIG};
+use crate::rpool;
+
+/// `rpool-wasm new DIR ARGS…`, which must succeed; returns what it printed.
+fn new(dir: &Path, args: &[&str]) -> String {
+    let out = rpool(&["new", dir.to_str().unwrap()]).args(args).run();
+    out.success().to_string()
+}
+
+/// The project's module runs the scaffold's `square` over its `inputs.json`.
+fn check_runs(dir: &Path, module: &str) {
+    let module = dir.join(module);
+    assert!(module.is_file(), "the build did not write {}", module.display());
+    let inputs = dir.join("inputs.json");
+    let out = rpool(&["run", module.to_str().unwrap(), "--map", inputs.to_str().unwrap()]).run();
+    assert_eq!(out.json(), json!([1, 4, 9, 16, 25]));
+    let out = rpool(&["run", module.to_str().unwrap(), "--map", "-"]).stdin("[3037000500]").run();
+    out.failure(1);
+    out.one_line_error("item 0: square failed: square(3037000500) overflows a 64-bit integer");
+}
+
+#[test]
+fn rust() {
+    let scratch = Scratch::new();
+    let dir = scratch.path().join("my-task");
+    // The registry's rpool-guest is not reachable here: the checkout's SDK.
+    let printed = new(&dir, &["--sdk", GUEST_SDK]);
+    let build = "cargo build --release --target wasm32-wasip1";
+    assert!(
+        printed.contains(&format!(
+            "&& {build} && rpool-wasm run target/wasm32-wasip1/release/my_task.wasm --map inputs.json"
+        )),
+        "{printed}"
+    );
+    assert!(printed.contains("guest-sdk"), "it says where rpool-guest comes from: {printed}");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    // The printed commands, with this test's cargo; the test's own build
+    // settings are for the host, not for the task.
+    let script = format!(
+        "unset CARGO_TARGET_DIR CARGO_BUILD_TARGET RUSTFLAGS CARGO_ENCODED_RUSTFLAGS && cd \"$1\" && \"$2\" {}",
+        build.strip_prefix("cargo ").unwrap()
+    );
+    Cli::new("sh").args(["-c", &script, "sh"]).args([dir.as_os_str(), cargo.as_ref()]).run().success();
+    check_runs(&dir, "target/wasm32-wasip1/release/my_task.wasm");
+}
+
+/// The checkout's Rust guest SDK.
+const GUEST_SDK: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../guest-sdk");
+
+#[test]
+fn rust_depends_on_the_registry_by_default() {
+    let scratch = Scratch::new();
+    let dir = scratch.path().join("my-task");
+    let printed = new(&dir, &[]);
+    assert!(printed.contains("rpool-guest 0.1 from crates.io"), "{printed}");
+    let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
+    assert!(manifest.contains("\nrpool-guest = \"0.1\"\n"), "{manifest}");
+    let with_sdk = scratch.path().join("with-sdk");
+    new(&with_sdk, &["--sdk", GUEST_SDK]);
+    let manifest = std::fs::read_to_string(with_sdk.join("Cargo.toml")).unwrap();
+    let sdk = std::fs::canonicalize(GUEST_SDK).unwrap();
+    assert!(manifest.contains(&format!("rpool-guest = {{ path = \"{}\" }}", sdk.display())), "{manifest}");
+}
+
+/// The scaffolder writes copies of the SDKs compiled into the binary
+/// (`host/cli/templates/sdk`), so that the package needs nothing outside
+/// its folder: they must be the SDKs of `guest-sdk/`.
+#[test]
+fn the_scaffolds_sdk_copies_are_the_sdks() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for (copy, original) in
+        [("rpool.h", "c/rpool.h"), ("rpool.zig", "zig/rpool.zig"), ("rpool.ts", "assemblyscript/rpool.ts")]
+    {
+        let copy = std::fs::read_to_string(root.join("cli/templates/sdk").join(copy)).unwrap();
+        let original = std::fs::read_to_string(root.join("../guest-sdk").join(original)).unwrap();
+        assert!(copy == original, "host/cli/templates/sdk/{copy} differs from guest-sdk/{original}: copy it over");
+    }
+}
+
+/// Builds a C, Zig or AssemblyScript scaffold with its `./build.sh`.
+fn check_scaffold(lang: &'static Language, flag: &str, env: &[(&str, &Path)]) {
+    if !languages::toolchain(lang) {
+        return;
+    }
+    let scratch = Scratch::new();
+    let dir = scratch.path().join(format!("task-{flag}"));
+    let printed = new(&dir, &["--lang", flag]);
+    assert!(printed.contains(&format!("./build.sh && rpool-wasm run task-{flag}.wasm --map inputs.json")), "{printed}");
+    let mut build = Cli::new("sh").args([dir.join("build.sh")]);
+    for (key, value) in env {
+        build = build.env(key, value);
+    }
+    build.run().success();
+    check_runs(&dir, &format!("task-{flag}.wasm"));
+}
+
+#[test]
+fn c() {
+    check_scaffold(&C, "c", &[]);
+}
+
+#[test]
+fn zig() {
+    check_scaffold(&ZIG, "zig", &[]);
+}
+
+#[test]
+fn assemblyscript() {
+    // The compiler `npm ci` installed for the example guest, rather than an
+    // `npm install` (network) in the new project.
+    let asc = languages::repo_root().join("guests/assemblyscript/node_modules/.bin/asc");
+    check_scaffold(&ASSEMBLYSCRIPT, "assemblyscript", &[("ASC", &asc)]);
+}
+
+#[test]
+fn an_existing_directory_is_never_overwritten() {
+    let scratch = Scratch::new();
+    let dir = scratch.path().join("taken");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(dir.join("keep.txt"), "mine").unwrap();
+    let out = rpool(&["new", dir.to_str().unwrap(), "--lang", "c"]).run();
+    out.failure(2);
+    out.one_line_error("already exists; `new` creates a new directory");
+    let entries: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(entries, ["keep.txt"]);
+}
+
+#[test]
+fn bad_names_and_sdks_are_usage_errors() {
+    let scratch = Scratch::new();
+    let out = rpool(&["new", scratch.path().join("My Task").to_str().unwrap()]).run();
+    out.failure(2);
+    out.one_line_error("a project name is a lowercase letter then lowercase letters, digits, - or _");
+    let out =
+        rpool(&["new", scratch.path().join("t").to_str().unwrap(), "--sdk", scratch.path().to_str().unwrap()]).run();
+    out.failure(2);
+    out.one_line_error("is not the rpool-guest SDK, which is not on crates.io: pass --sdk PATH");
+    assert!(!scratch.path().join("t").exists(), "nothing is created on an error");
+    let out = rpool(&["new", scratch.path().join("t").to_str().unwrap(), "--lang", "cobol"]).run();
+    out.failure(2);
+}
