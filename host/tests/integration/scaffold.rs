@@ -8,7 +8,7 @@ use std::path::Path;
 use rpool_wasm_tests::{Cli, Scratch};
 use serde_json::json;
 
-use crate::languages::{self, ASSEMBLYSCRIPT, C, Language, ZIG};
+use crate::languages::{self, ASSEMBLYSCRIPT, C, GO, Language, ZIG};
 use crate::rpool;
 
 /// `rpool-wasm new DIR ARGS…`, which must succeed; returns what it printed.
@@ -78,12 +78,14 @@ fn rust_depends_on_the_registry_by_default() {
 #[test]
 fn the_scaffolds_sdk_copies_are_the_sdks() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    for (copy, original) in
-        [("rpool.h", "c/rpool.h"), ("rpool.zig", "zig/rpool.zig"), ("rpool.ts", "assemblyscript/rpool.ts")]
-    {
-        let copy = std::fs::read_to_string(root.join("cli/templates/sdk").join(copy)).unwrap();
-        let original = std::fs::read_to_string(root.join("../guest-sdk").join(original)).unwrap();
-        assert!(copy == original, "host/cli/templates/sdk/{copy} differs from guest-sdk/{original}: copy it over");
+    let go = ["go.mod", "rpool.go", "fast.go", "abi_wasm.go", "abi_native.go", "README.md"]
+        .map(|file| (format!("go/{file}"), format!("go/{file}")));
+    let single = [("rpool.h", "c/rpool.h"), ("rpool.zig", "zig/rpool.zig"), ("rpool.ts", "assemblyscript/rpool.ts")]
+        .map(|(copy, original)| (copy.to_string(), original.to_string()));
+    for (copy, original) in single.into_iter().chain(go) {
+        let copied = std::fs::read_to_string(root.join("cli/templates/sdk").join(&copy)).unwrap();
+        let source = std::fs::read_to_string(root.join("../guest-sdk").join(&original)).unwrap();
+        assert!(copied == source, "host/cli/templates/sdk/{copy} differs from guest-sdk/{original}: copy it over");
     }
 }
 
@@ -112,6 +114,11 @@ fn c() {
 #[test]
 fn zig() {
     check_scaffold(&ZIG, "zig", &[]);
+}
+
+#[test]
+fn go() {
+    check_scaffold(&GO, "go", &[]);
 }
 
 #[test]
