@@ -27,6 +27,8 @@ pub(super) enum Command {
     },
     /// Show what a task module is: its mode, task exports, imports, memory and cache state.
     Inspect(super::inspect::InspectArgs),
+    /// Put the parts that `run --shard I/N` wrote back together, as one run's output.
+    Merge(super::merge::MergeArgs),
     /// Create a task project in a new directory NAME, ready to build and run.
     #[command(after_help = super::new::NEW_EXAMPLES)]
     New(super::new::NewArgs),
@@ -158,6 +160,17 @@ pub(super) struct RunArgs {
     /// For a WASI command module: each result is its stdout as a JSON string, not parsed as JSON
     #[arg(long)]
     pub raw_output: bool,
+
+    /// Run only shard I of N (the items whose index is I modulo N) and write them as
+    /// `{"index": i, "result": r}` lines, for `rpool-wasm merge`; `auto` reads
+    /// SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT or JOB_COMPLETION_INDEX (with --shards)
+    #[arg(long, value_name = "I/N|auto")]
+    pub shard: Option<String>,
+
+    /// With `--shard auto` under a scheduler that gives only an index
+    /// (Kubernetes' JOB_COMPLETION_INDEX): the number of shards
+    #[arg(long, value_name = "N", requires = "shard", value_parser = clap::value_parser!(usize))]
+    pub shards: Option<usize>,
 
     /// Show a trap's whole wasm backtrace, a frame per line [default: one line naming where it trapped;
     /// also RPOOL_WASM_BACKTRACE=1]

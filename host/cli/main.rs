@@ -7,11 +7,13 @@ mod exit;
 mod input;
 mod inspect;
 mod journal;
+mod merge;
 mod new;
 mod output;
 mod progress;
 mod results;
 mod run;
+mod shard;
 mod units;
 
 use exit::{CliError, ExitCode};
@@ -39,6 +41,7 @@ fn cli() -> std::process::ExitCode {
         args::Command::Run(run) => run::run(*run),
         args::Command::Inspect(inspect) => inspect::inspect(inspect),
         args::Command::New(new) => new::new(new),
+        args::Command::Merge(merge) => merge::merge(merge),
         args::Command::Completions { shell } => {
             let mut command = <args::Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut command, "rpool-wasm", &mut std::io::stdout());

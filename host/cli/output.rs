@@ -91,3 +91,25 @@ impl Output {
         Ok(())
     }
 }
+
+/// Writes one line of a line-by-line mode. The caller flushes whenever no
+/// further result is ready, so that pipelines see each result as soon as
+/// it is, and a burst of results goes out in one write.
+pub(super) fn line(out: &mut Output, json: &[u8]) -> Result<(), CliError> {
+    out.write(json)?;
+    out.write(b"\n")
+}
+
+/// `{"index": i, "result": r}`, the line of `--imap-unordered`.
+pub(super) fn indexed_line(out: &mut Output, index: usize, result: &[u8]) -> Result<(), CliError> {
+    out.write(b"{\"index\":")?;
+    out.write(itoa::Buffer::new().format(index).as_bytes())?;
+    out.write(b",\"result\":")?;
+    out.write(result)?;
+    out.write(b"}\n")
+}
+
+/// A failed item's line with --keep-going: `{"index": i, "error": "…"}`.
+pub(super) fn error_line(index: usize, error: &str) -> String {
+    serde_json::json!({ "index": index, "error": error }).to_string()
+}

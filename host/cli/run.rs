@@ -4,7 +4,7 @@
 //! prints one array).
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use signal_hook::consts::{SIGINT, SIGTERM};
@@ -14,9 +14,10 @@ use super::args::{Mode, RunArgs};
 use super::exit::{export_error, handled_signal_name};
 use super::input::{self, Input};
 use super::journal::{Job, Journal};
-use super::output::Output;
+use super::output::{Output, error_line, indexed_line, line};
 use super::progress::Progress;
 use super::results::Results;
+use super::shard::Shard;
 use rpool_wasm::{DirGrant, ItemFormat, Pool, PoolBuilder, SubmitError, TaskError, Terminator};
 
 pub(super) fn run(args: RunArgs) -> Result<(), CliError> {
@@ -27,6 +28,7 @@ pub(super) fn run(args: RunArgs) -> Result<(), CliError> {
         Some(_) => ItemFormat::Json,
         None => ItemFormat::from_path(path),
     };
+    let shard = args.shard.as_deref().map(|flag| Shard::from_flag(flag, args.shards)).transpose()?;
     let input = Input::open(path, format, mode == Mode::Starmap)?;
 
     let pool = builder(&args)?.build()?;
@@ -54,24 +56,33 @@ pub(super) fn run(args: RunArgs) -> Result<(), CliError> {
         }
         None => (None, HashMap::new()),
     };
-    let total = input.total();
+    // A shard's items are those of its residue; the journal's count only
+    // where they are the shard's too.
+    let ours = |i: usize| shard.is_none_or(|s| s.has(i));
+    let done: HashMap<_, _> = done.into_iter().filter(|(i, _)| ours(*i)).collect();
+    let total = input.total().map(|n| (0..n).filter(|&i| ours(i)).count());
     let mut progress = Progress::new(total.map(|n| n.saturating_sub(done.len())), args.quiet, args.progress);
     let mut out = Output::open(args.output.as_deref())?;
     let (items, input_error) = input.items();
     // Items the journal already has are not run again; `submitted` maps the
     // pool's indices back to the input's. (The items are pulled on a thread
     // of their own: what they share with this one is shared as such.)
+    // A shard's part ends with the input's length, which the items count.
     let submitted = Arc::new(Mutex::new(Vec::new()));
-    let resuming = !done.is_empty();
+    let seen = Arc::new(AtomicUsize::new(0));
+    let resuming = !done.is_empty() || shard.is_some();
     let items = {
         let done: HashSet<usize> = done.keys().copied().collect();
-        let submitted = Arc::clone(&submitted);
-        items.filter(move |(i, _)| !done.contains(i)).map(move |(i, item)| {
-            if resuming {
-                lock(&submitted).push(i);
-            }
-            item
-        })
+        let (submitted, seen) = (Arc::clone(&submitted), Arc::clone(&seen));
+        items
+            .inspect(move |(i, _)| seen.store(i + 1, Ordering::Relaxed))
+            .filter(move |(i, _)| !done.contains(i) && shard.is_none_or(|s| s.has(*i)))
+            .map(move |(i, item)| {
+                if resuming {
+                    lock(&submitted).push(i);
+                }
+                item
+            })
     };
     let original = |i: usize| if resuming { lock(&submitted)[i] } else { i };
     let func = pool.func(&func_name).chunksize(chunksize);
@@ -101,7 +112,9 @@ pub(super) fn run(args: RunArgs) -> Result<(), CliError> {
         }
     };
 
-    match mode {
+    // A shard writes its part: indexed lines, as --imap-unordered does.
+    let output_mode = if shard.is_some() { Mode::ImapUnordered } else { mode };
+    match output_mode {
         Mode::Map | Mode::Starmap => {
             let mut results = Results::default();
             let stream = match mode {
@@ -150,7 +163,7 @@ pub(super) fn run(args: RunArgs) -> Result<(), CliError> {
                 next = index + 1;
                 match &result {
                     Ok(value) => line(&mut out, value)?,
-                    Err(error) => line(&mut out, error_line(index, error).as_bytes())?,
+                    Err(error) => line(&mut out, error_line(index, &error.to_string()).as_bytes())?,
                 }
                 if !stream.has_ready() {
                     out.flush()?;
@@ -166,19 +179,26 @@ pub(super) fn run(args: RunArgs) -> Result<(), CliError> {
                 indexed_line(&mut out, *index, value.get().as_bytes())?;
             }
             out.flush()?;
-            let mut stream = func.imap_unordered_json(items).map_err(submit_error)?;
+            let stream = match mode {
+                Mode::Starmap => func.istarmap_unordered_json(items),
+                _ => func.imap_unordered_json(items),
+            };
+            let mut stream = stream.map_err(submit_error)?;
             while let Some((index, result)) = stream.next() {
                 let index = original(index);
                 finished(index, &result)?;
                 match &result {
                     Ok(value) => indexed_line(&mut out, index, value)?,
-                    Err(error) => line(&mut out, error_line(index, error).as_bytes())?,
+                    Err(error) => line(&mut out, error_line(index, &error.to_string()).as_bytes())?,
                 }
                 if !stream.has_ready() {
                     out.flush()?;
                 }
             }
             input::finish(&input_error)?;
+            if let Some(shard) = shard {
+                out.write(shard.trailer(seen.load(Ordering::Relaxed)).as_bytes())?;
+            }
         }
     }
     if let Some(journal) = journal.as_mut() {
@@ -195,28 +215,6 @@ pub(super) fn run(args: RunArgs) -> Result<(), CliError> {
             Err(CliError::ItemsFailed(n))
         }
     }
-}
-
-/// Writes one line of a line-by-line mode. The caller flushes whenever no
-/// further result is ready, so that pipelines see each result as soon as
-/// it is, and a burst of results goes out in one write.
-fn line(out: &mut Output, json: &[u8]) -> Result<(), CliError> {
-    out.write(json)?;
-    out.write(b"\n")
-}
-
-/// `{"index": i, "result": r}`, the line of `--imap-unordered`.
-fn indexed_line(out: &mut Output, index: usize, result: &[u8]) -> Result<(), CliError> {
-    out.write(b"{\"index\":")?;
-    out.write(itoa::Buffer::new().format(index).as_bytes())?;
-    out.write(b",\"result\":")?;
-    out.write(result)?;
-    out.write(b"}\n")
-}
-
-/// A failed item's line with --keep-going: `{"index": i, "error": "…"}`.
-fn error_line(index: usize, error: &TaskError) -> String {
-    serde_json::json!({ "index": index, "error": error.to_string() }).to_string()
 }
 
 fn module_sha256(path: &std::path::Path) -> Result<String, CliError> {

@@ -301,3 +301,53 @@ fn a_live_input_gets_each_result_before_its_next_item() {
         assert!(child.wait().unwrap().success(), "{extra:?}");
     }
 }
+
+/// `run --shard I/N` on four "machines", then `merge`: the same output as
+/// one run, in each format; a missing part names the items it held.
+#[test]
+fn four_shards_merged_equal_one_run() {
+    let scratch = Scratch::new();
+    let inputs = scratch.file("inputs.json", &serde_json::to_string(&(0..50).collect::<Vec<i64>>()).unwrap());
+    let inputs = inputs.to_str().unwrap();
+    let parts: Vec<String> = (0..4)
+        .map(|i| {
+            let part = scratch.path().join(format!("part-{i}.jsonl")).display().to_string();
+            let shard = format!("{i}/4");
+            rpool(&["run", guests::SQUARE, "--map", inputs, "--shard", &shard, "-q", "-o", &part]).run().success();
+            part
+        })
+        .collect();
+    for (run_flag, merge_flag) in [("--map", "--map"), ("--imap", "--imap")] {
+        let local = rpool(&["run", guests::SQUARE, run_flag, inputs, "-q"]).run();
+        let mut merge = vec!["merge", merge_flag];
+        merge.extend(parts.iter().map(String::as_str));
+        let merged = rpool(&merge).run();
+        assert_eq!(merged.success(), local.success(), "{run_flag}");
+    }
+    // Slurm's array environment picks the shard.
+    let auto = scratch.path().join("auto.jsonl").display().to_string();
+    rpool(&["run", guests::SQUARE, "--map", inputs, "--shard", "auto", "-q", "-o", &auto])
+        .env("SLURM_ARRAY_TASK_ID", "3")
+        .env("SLURM_ARRAY_TASK_COUNT", "4")
+        .run()
+        .success();
+    let auto_part = std::fs::read_to_string(&auto).unwrap();
+    assert_eq!(auto_part, std::fs::read_to_string(&parts[3]).unwrap(), "task 3 of 4 is shard 3");
+    // A missing part: an error naming the items nobody has, and no output.
+    let out_file = scratch.path().join("merged.json");
+    let out = rpool(&["merge", &parts[0], &parts[1], &parts[3], "-o", out_file.to_str().unwrap()]).run();
+    out.failure(2);
+    out.one_line_error(
+        "shard 2 of 4 is missing: items 2, 6, 10, 14, 18, 22, 26, 30, 34, 38 (and 2 more) are in no part",
+    );
+    assert!(!out_file.exists(), "no partial output");
+    // A part whose run did not finish has no closing line.
+    let cut = scratch.file("cut.jsonl", "{\"index\":2,\"result\":4}\n");
+    let out = rpool(&["merge", &parts[0], &parts[1], cut.to_str().unwrap(), &parts[3]]).run();
+    out.failure(2);
+    out.one_line_error("cut.jsonl is not a whole part: it has no closing");
+    // The same part twice.
+    let out = rpool(&["merge", &parts[0], &parts[0]]).run();
+    out.failure(2);
+    out.one_line_error("is in both");
+}
