@@ -42,6 +42,7 @@ Examples:
   rpool-wasm run square.wasm --imap-unordered -         items from stdin; {\"index\":i,\"result\":r} lines
   rpool-wasm run tutorial.wasm --func process_item --init init_worker --init-args '[10]' --map inputs.json
   rpool-wasm run square.wasm --imap items.jsonl --keep-going --journal run.journal | head
+  rpool-wasm run gofmt.wasm --map files.json --raw-output --dir src -- -l {}    a WASI program per item
 
 Tasks see no files, no host environment and no network unless granted (--dir, --ro-dir, --env).
 
@@ -160,6 +161,15 @@ pub(super) struct RunArgs {
     /// For a WASI command module: each result is its stdout as a JSON string, not parsed as JSON
     #[arg(long)]
     pub raw_output: bool,
+
+    /// For a WASI command module: a string item's text on stdin instead of its JSON
+    #[arg(long)]
+    pub raw_input: bool,
+
+    /// For a WASI command module: its arguments, after `--` (argv[0] is the module's file name);
+    /// `{}` becomes the item, a string item as its text and another as its JSON
+    #[arg(last = true, value_name = "ARGS")]
+    pub command_args: Vec<String>,
 
     /// Run only shard I of N (the items whose index is I modulo N) and write them as
     /// `{"index": i, "result": r}` lines, for `rpool-wasm merge`; `auto` reads

@@ -135,6 +135,16 @@ impl From<rpool_wasm::BuildError> for CliError {
                  state an initializer set up would reach the items",
                 module.display()
             ),
+            B::CommandOnly { module, setting } => {
+                let flag = match setting {
+                    rpool_wasm::CommandSetting::RawInput => "raw input (--raw-input)",
+                    _ => "a command line (the arguments after --)",
+                };
+                format!(
+                    "{flag} is for WASI command modules; {} is an rpool ABI v1 module, whose tasks take JSON",
+                    module.display()
+                )
+            }
             B::RawOutputForAbi { module } => format!(
                 "raw output (--raw-output) is for WASI command modules, whose results are what they print; \
                  {} is an rpool ABI v1 module, whose results are JSON",

@@ -226,7 +226,11 @@ fn module_sha256(path: &std::path::Path) -> Result<String, CliError> {
 
 /// The pool the flags describe.
 fn builder(args: &RunArgs) -> Result<PoolBuilder, CliError> {
-    let mut builder = Pool::builder(&args.task).retries(args.retries).raw_output(args.raw_output);
+    let mut builder = Pool::builder(&args.task)
+        .retries(args.retries)
+        .raw_output(args.raw_output)
+        .raw_input(args.raw_input)
+        .command_args(args.command_args.iter().cloned());
     if args.backtrace {
         builder = builder.backtraces(true);
     }

@@ -148,6 +148,15 @@ pub enum BuildError {
         /// The initializer's name.
         initializer: String,
     },
+    /// A setting of WASI command modules (their arguments, raw input) was
+    /// given for an ABI v1 module, whose tasks take JSON arguments.
+    #[error("{setting} is for WASI command modules; {module} is an rpool ABI v1 module, whose tasks take JSON")]
+    CommandOnly {
+        /// The module.
+        module: PathBuf,
+        /// Which setting.
+        setting: CommandSetting,
+    },
     /// Raw output was asked for an ABI v1 module, whose results are JSON by contract.
     #[error(
         "raw output is for WASI command modules, whose results are what they print; \
@@ -157,6 +166,18 @@ pub enum BuildError {
         /// The module.
         module: PathBuf,
     },
+}
+
+/// A setting that only WASI command modules take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CommandSetting {
+    /// [`PoolBuilder::command_args`](crate::PoolBuilder::command_args).
+    #[error("a command line")]
+    Args,
+    /// [`PoolBuilder::raw_input`](crate::PoolBuilder::raw_input).
+    #[error("raw input")]
+    RawInput,
 }
 
 /// An export name that the module does not have as a task function.

