@@ -261,7 +261,7 @@ pub fn error(message: &str) {
 /// in any release.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::runtime::{Args, error_message, run, serialize_output};
+    pub use crate::runtime::{Args, error_message, run, run_chunk, serialize_output};
     pub use serde;
     pub use serde_json;
 }

@@ -14,6 +14,8 @@ thread_local! {
     /// otherwise spend a good part of each call allocating and freeing them.
     static INPUT: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
     static OUTPUT: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+    /// A chunk call's results, laid end to end.
+    static CHUNK_OUTPUT: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
 }
 
 /// A buffer bigger than this is not kept for the next call: one huge item must not hold on to
@@ -66,6 +68,69 @@ pub fn run(name: &str, body: impl FnOnce(&[u8]) -> Result<Option<Vec<u8>>, Strin
     };
     keep(&INPUT, input);
     status
+}
+
+/// Runs a whole chunk of one task's items: the `rpool:chunk:NAME` export (docs/abi.md, "Chunk
+/// calls"). The input is `count: u32`, then per item `index: u64, len: u32, args` (its JSON
+/// argument array); each item's outcome goes into one output, `status: u8` (0 success, 1
+/// failure), `len: u32`, then the result JSON or the error message. Returns 0, or 1 (with an
+/// error) for input it cannot read, which the host then runs item by item.
+///
+/// A panic aborts (on `wasm32-wasip1`) and traps the whole call: the host then runs the chunk's
+/// items one by one on a fresh instance, so that the item that panics fails on its own.
+pub fn run_chunk(name: &str, mut body: impl FnMut(&[u8]) -> Result<Option<Vec<u8>>, String>) -> i32 {
+    install_panic_hook();
+    PANICKED.set(false);
+    let mut input = INPUT.take();
+    crate::host::input_into(&mut input);
+    let mut results = CHUNK_OUTPUT.take();
+    results.clear();
+    let status = match panic::catch_unwind(AssertUnwindSafe(|| chunk_results(&input, &mut body, &mut results))) {
+        Ok(Ok(())) => {
+            crate::output(&results);
+            0
+        }
+        Ok(Err(message)) => {
+            crate::error(&format!("{name}: {message}"));
+            1
+        }
+        Err(_) => 1,
+    };
+    keep(&CHUNK_OUTPUT, results);
+    keep(&INPUT, input);
+    status
+}
+
+/// Runs `body` on each item of a chunk's `input`, appending each outcome to `results`.
+fn chunk_results(
+    input: &[u8],
+    body: &mut impl FnMut(&[u8]) -> Result<Option<Vec<u8>>, String>,
+    results: &mut Vec<u8>,
+) -> Result<(), String> {
+    let take = |at: usize, n: usize| input.get(at..at + n).ok_or("a truncated chunk");
+    let count = u32::from_le_bytes(take(0, 4)?.try_into().expect("4 bytes"));
+    let mut at = 4;
+    for _ in 0..count {
+        let len = u32::from_le_bytes(take(at + 8, 4)?.try_into().expect("4 bytes")) as usize;
+        let args = take(at + 12, len)?;
+        at += 12 + len;
+        match body(args) {
+            Ok(Some(json)) => {
+                push_result(results, 0, &json);
+                keep(&OUTPUT, json);
+            }
+            Ok(None) => push_result(results, 0, b"null"),
+            Err(message) => push_result(results, 1, message.as_bytes()),
+        }
+    }
+    Ok(())
+}
+
+/// Appends one outcome, `status`, `len: u32`, `payload`.
+fn push_result(results: &mut Vec<u8>, status: u8, payload: &[u8]) {
+    results.push(status);
+    results.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    results.extend_from_slice(payload);
 }
 
 /// Up to this many arguments are held without an allocation.
@@ -255,6 +320,29 @@ mod tests {
         assert!(err.contains("expected a sequence"), "{err}");
         let err = Args::parse("square", b"[1", 1).err().unwrap();
         assert!(err.starts_with("square: invalid arguments:"), "{err}");
+    }
+
+    #[test]
+    fn a_chunk_runs_each_item_through_the_body() {
+        let mut input = 3u32.to_le_bytes().to_vec();
+        for (index, args) in [(7u64, &b"[2]"[..]), (8, b"[-3]"), (9, b"[\"x\"]")] {
+            input.extend_from_slice(&index.to_le_bytes());
+            input.extend_from_slice(&(args.len() as u32).to_le_bytes());
+            input.extend_from_slice(args);
+        }
+        let mut body = |args: &[u8]| {
+            let args = Args::parse("square", args, 1)?;
+            let x: i64 = args.get(0, "x")?;
+            serialize_output("square", &(x * x))
+        };
+        let mut results = Vec::new();
+        chunk_results(&input, &mut body, &mut results).unwrap();
+        let mut expected = Vec::new();
+        push_result(&mut expected, 0, b"4");
+        push_result(&mut expected, 0, b"9");
+        push_result(&mut expected, 1, br#"square: argument 1 (x): invalid type: string "x", expected i64"#);
+        assert_eq!(results, expected);
+        assert_eq!(chunk_results(&input[..10], &mut body, &mut Vec::new()), Err("a truncated chunk".into()));
     }
 
     #[test]

@@ -83,6 +83,8 @@ fn try_expand(kind: Kind, attr: TokenStream2, item: TokenStream2) -> syn::Result
         None => ident.unraw().to_string(),
     };
     let shim = format_ident!("__rpool_shim_{}", ident);
+    let body = format_ident!("__rpool_body_{}", ident);
+    let chunk_shim = format_ident!("__rpool_chunk_shim_{}", ident);
 
     let mut bindings = Vec::new();
     let mut args = Vec::new();
@@ -152,21 +154,47 @@ fn try_expand(kind: Kind, attr: TokenStream2, item: TokenStream2) -> syn::Result
         kind.attr()
     );
 
+    // A task also gets its chunk export (`rpool:chunk:NAME`, docs/abi.md "Chunk calls"): a
+    // whole chunk of items in one call, each through the same body.
+    let chunk = match kind {
+        Kind::Task => {
+            let chunk_name = format!("rpool:chunk:{export_name}");
+            quote! {
+                #[doc(hidden)]
+                #[allow(non_snake_case, dead_code)]
+                #[cfg_attr(target_arch = "wasm32", unsafe(export_name = #chunk_name))]
+                pub extern "C" fn #chunk_shim() -> i32 {
+                    ::rpool_guest::__private::run_chunk(#export_name, #body)
+                }
+            }
+        }
+        Kind::Init => quote!(),
+    };
+
     Ok(quote! {
         #func
+
+        // Inlined into both shims: a trap's backtrace then reads as the task's export.
+        #[doc(hidden)]
+        #[allow(non_snake_case, dead_code)]
+        #[inline(always)]
+        fn #body(
+            __rpool_input: &[u8],
+        ) -> ::core::result::Result<::core::option::Option<::std::vec::Vec<u8>>, ::std::string::String> {
+            let __rpool_args = ::rpool_guest::__private::Args::parse(#export_name, __rpool_input, #count)?;
+            #(#bindings)*
+            #finish
+        }
 
         #[doc = #doc]
         #[doc(hidden)]
         #[allow(non_snake_case, dead_code)]
         #[cfg_attr(target_arch = "wasm32", unsafe(export_name = #export_name))]
         pub extern "C" fn #shim() -> i32 {
-            ::rpool_guest::__private::run(#export_name, |__rpool_input| {
-                let __rpool_args =
-                    ::rpool_guest::__private::Args::parse(#export_name, __rpool_input, #count)?;
-                #(#bindings)*
-                #finish
-            })
+            ::rpool_guest::__private::run(#export_name, #body)
         }
+
+        #chunk
     })
 }
 

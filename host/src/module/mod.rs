@@ -49,6 +49,11 @@ impl std::fmt::Display for ModuleMode {
 /// A WASI command's entry point: the one "task" of a command-mode module.
 pub(crate) const COMMAND_ENTRY: &str = "_start";
 
+/// The prefix of a task's optional chunk export (`rpool:chunk:square`),
+/// which runs a whole chunk of the task's items in one call (`docs/abi.md`,
+/// "Chunk calls"): not a task of its own.
+pub(crate) const CHUNK_PREFIX: &str = "rpool:chunk:";
+
 /// Exports of type `() -> i32` that toolchains add to a WASI command beside
 /// `_start`, which are not tasks: Rust and wasi-libc export `__main_void`,
 /// the `main` that `_start` calls after setting up the C runtime.
@@ -58,7 +63,7 @@ const TOOLCHAIN_EXPORTS: [&str; 1] = ["__main_void"];
 pub(crate) fn task_exports(module: &Module) -> Vec<String> {
     module
         .exports()
-        .filter(|e| matches!(e.ty(), ExternType::Func(f) if is_task_type(&f)))
+        .filter(|e| !e.name().starts_with(CHUNK_PREFIX) && matches!(e.ty(), ExternType::Func(f) if is_task_type(&f)))
         .map(|e| e.name().to_string())
         .collect()
 }
@@ -121,7 +126,9 @@ impl TaskModule {
         let mut memory = false;
         for export in module.exports() {
             match export.ty() {
-                ExternType::Func(f) if is_task_type(&f) => tasks.push(export.name().to_string()),
+                ExternType::Func(f) if is_task_type(&f) && !export.name().starts_with(CHUNK_PREFIX) => {
+                    tasks.push(export.name().to_string())
+                }
                 ExternType::Func(f) => {
                     others.push((export.name().to_string(), format!("a function of type `{}`", type_string(&f))))
                 }

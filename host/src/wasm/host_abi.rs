@@ -23,6 +23,14 @@ pub(crate) struct Captured {
     set: bool,
 }
 
+impl HostState {
+    /// The most bytes a call may give `output_write` (a chunk call answers
+    /// for all its items at once).
+    pub(crate) fn set_max_output(&mut self, bytes: u64) {
+        self.max_output = bytes;
+    }
+}
+
 impl Captured {
     pub(crate) fn reset(&mut self) {
         self.set = false;

@@ -129,6 +129,12 @@ pub struct ChunkView<'a> {
 }
 
 impl<'a> ChunkView<'a> {
+    /// The items as the frame lays them out (`index: u64, len: u32, args`
+    /// each), for a chunk call that hands them to the guest whole.
+    pub fn raw_items(&self) -> &'a [u8] {
+        self.items
+    }
+
     /// How many items the chunk declares.
     #[cfg(test)]
     pub fn len(&self) -> usize {

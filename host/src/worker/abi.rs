@@ -6,6 +6,7 @@ use std::path::Path;
 
 use wasmtime::{Engine, Instance, InstancePre, Module, Store, TypedFunc};
 
+use crate::module::CHUNK_PREFIX;
 use crate::wasm::host_abi::{HostState, linker, new_store};
 use crate::wasm::limits::{Limits, arm};
 use crate::wasm::sandbox::{self, DirGrant};
@@ -30,15 +31,18 @@ pub(crate) struct TaskInstance {
     instance: Instance,
     /// The exports called so far, by [`ExportId`]…
     names: Vec<String>,
-    /// …and their handles, looked up once per instance (`None` until then).
+    /// …and their handles, looked up once per instance (`None` until then)…
     funcs: Vec<Option<TypedFunc<(), i32>>>,
+    /// …and their chunk exports, `rpool:chunk:NAME` (`None` until looked
+    /// up, `Some(None)` for a task without one).
+    chunk_funcs: Vec<Option<Option<TypedFunc<(), i32>>>>,
     broken: bool,
 }
 
 /// An export a worker calls, named once per chunk rather than per item:
 /// finding it costs a comparison of names, which a tiny task would notice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct ExportId(usize);
+pub(crate) struct ExportId(pub(super) usize);
 
 /// One call's outcome: the status a result frame carries and its payload.
 pub(crate) struct Outcome<'a> {
@@ -58,7 +62,16 @@ impl TaskInstance {
     pub fn new(engine: &Engine, artifact: &Path, recipe: Recipe) -> Result<TaskInstance, String> {
         let pre = load_pre(engine, artifact)?;
         let (store, instance) = instantiate(&pre, &recipe)?;
-        Ok(TaskInstance { pre, recipe, store, instance, names: Vec::new(), funcs: Vec::new(), broken: false })
+        Ok(TaskInstance {
+            pre,
+            recipe,
+            store,
+            instance,
+            names: Vec::new(),
+            funcs: Vec::new(),
+            chunk_funcs: Vec::new(),
+            broken: false,
+        })
     }
 
     /// The id of export `name`, for [`call`](TaskInstance::call). Whether
@@ -67,6 +80,7 @@ impl TaskInstance {
         let id = self.names.iter().position(|n| n == name).unwrap_or_else(|| {
             self.names.push(name.to_string());
             self.funcs.push(None);
+            self.chunk_funcs.push(None);
             self.names.len() - 1
         });
         ExportId(id)
@@ -78,13 +92,7 @@ impl TaskInstance {
     /// An error rebuilding it (its initializer failing) is returned as `Err`:
     /// the worker cannot go on.
     pub fn call(&mut self, export: ExportId, input: &[u8]) -> Result<Outcome<'_>, String> {
-        if self.broken {
-            let (store, instance) = instantiate(&self.pre, &self.recipe)?;
-            self.store = store;
-            self.instance = instance;
-            self.funcs.iter_mut().for_each(|f| *f = None);
-            self.broken = false;
-        }
+        self.rebuild_if_broken()?;
         let func = &self.names[export.0];
         if self.funcs[export.0].is_none() {
             let f = self
@@ -113,6 +121,122 @@ impl TaskInstance {
             Err((description, location)) => {
                 self.broken = true;
                 Outcome::new(Status::Trap, wire::trap_payload(&description, &location))
+            }
+        })
+    }
+}
+
+impl TaskInstance {
+    /// Builds a fresh instance after a trap (its handles are the old one's).
+    fn rebuild_if_broken(&mut self) -> Result<(), String> {
+        if self.broken {
+            let (store, instance) = instantiate(&self.pre, &self.recipe)?;
+            self.store = store;
+            self.instance = instance;
+            self.funcs.iter_mut().for_each(|f| *f = None);
+            self.chunk_funcs.iter_mut().for_each(|f| *f = None);
+            self.broken = false;
+        }
+        Ok(())
+    }
+
+    /// Runs a whole chunk in one call of the task's chunk export
+    /// (`rpool:chunk:NAME`, `docs/abi.md` "Chunk calls"), when it has one and
+    /// no per-call limit (timeout, fuel) is set, which a chunk call could not
+    /// honour per item. `Ok(None)`: run the items one by one instead — also
+    /// after a trap, which leaves the instance to be rebuilt, so that every
+    /// item gets its own outcome (the one that traps, its trap).
+    pub fn call_chunk(
+        &mut self,
+        export: ExportId,
+        count: usize,
+        raw_items: &[u8],
+    ) -> Result<Option<ChunkResults>, String> {
+        if !self.can_chunk(export)? {
+            return Ok(None);
+        }
+        let max_output = self.recipe.limits.max_output;
+        let Some(Some(f)) = &self.chunk_funcs[export.0] else { return Ok(None) };
+        let mut input = std::mem::take(&mut self.store.data_mut().input);
+        input.clear();
+        input.extend_from_slice(&(count as u32).to_le_bytes());
+        input.extend_from_slice(raw_items);
+        self.store.data_mut().set_max_output(max_output.saturating_mul(count as u64 + 1));
+        let result = run(&mut self.store, f, &input, &self.recipe);
+        self.store.data_mut().input = input;
+        self.store.data_mut().set_max_output(max_output);
+        match result {
+            Ok(0) => {}
+            _ => {
+                // A trap, or an error of the chunk as a whole: item by item.
+                self.broken = result.is_err();
+                return Ok(None);
+            }
+        }
+        let output = self.store.data().output.get().unwrap_or_default();
+        Ok(ChunkResults::parse(output, count))
+    }
+
+    /// Whether `export` can take chunk calls: it has a chunk export, and no
+    /// per-call limit (timeout, fuel) is set, which a chunk call could not
+    /// honour per item.
+    pub fn can_chunk(&mut self, export: ExportId) -> Result<bool, String> {
+        let limits = &self.recipe.limits;
+        if limits.timeout.is_some() || limits.fuel.is_some() {
+            return Ok(false);
+        }
+        self.rebuild_if_broken()?;
+        if self.chunk_funcs[export.0].is_none() {
+            let name = format!("{CHUNK_PREFIX}{}", self.names[export.0]);
+            self.chunk_funcs[export.0] = Some(self.instance.get_typed_func::<(), i32>(&mut self.store, &name).ok());
+        }
+        Ok(matches!(self.chunk_funcs[export.0], Some(Some(_))))
+    }
+}
+
+/// A chunk call's results, parsed: for each item, its status and where its
+/// payload lies in the output.
+pub(crate) struct ChunkResults {
+    bytes: Vec<u8>,
+    items: Vec<(Status, std::ops::Range<usize>)>,
+}
+
+impl ChunkResults {
+    /// `count` results of `status: u8` (0 success, 1 failure), `len: u32`,
+    /// payload, end to end; `None` if the output is not exactly that.
+    fn parse(output: &[u8], count: usize) -> Option<ChunkResults> {
+        let mut items = Vec::with_capacity(count);
+        let mut at = 0;
+        while at < output.len() {
+            let status = *output.get(at)?;
+            let len = u32::from_le_bytes(output.get(at + 1..at + 5)?.try_into().ok()?) as usize;
+            let payload = at + 5..at + 5 + len;
+            let bytes = output.get(payload.clone())?;
+            let status = match status {
+                0 => match crate::input::json::check(bytes) {
+                    Ok(()) => Status::Ok,
+                    Err(_) => Status::InvalidOutput,
+                },
+                1 => Status::Failed,
+                _ => return None,
+            };
+            items.push((status, payload.clone()));
+            at = payload.end;
+        }
+        (items.len() == count).then(|| ChunkResults { bytes: output.to_vec(), items })
+    }
+
+    /// The results in order: status and payload (for output that is not
+    /// JSON, the message saying so).
+    pub fn outcomes(&self) -> impl Iterator<Item = Outcome<'_>> {
+        self.items.iter().map(|(status, range)| {
+            let payload = &self.bytes[range.clone()];
+            match status {
+                Status::InvalidOutput => Outcome::new(
+                    Status::InvalidOutput,
+                    crate::input::json::check(payload).err().map(|e| e.to_string()).unwrap_or_default().into_bytes(),
+                ),
+                status => Outcome::new(*status, payload),
             }
         })
     }

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 mod abi;
 mod command_mode;
+mod pace;
 
 use abi::{ExportId, Outcome, Recipe, TaskInstance};
 use command_mode::CommandRunner;
@@ -79,8 +80,8 @@ fn worker_main() -> i32 {
 /// a fatal frame: the module did not load, its initializer failed, or the
 /// stream is corrupt.
 fn serve(input: &mut BufReader<impl io::Read>, output: &mut impl Write) -> Result<(), String> {
-    let io_err = |e: io::Error| format!("worker I/O: {e}");
     let mut frame = Vec::new();
+    let mut pace = pace::Pace::default();
     if !protocol::read_frame(input, &mut frame).map_err(io_err)? {
         return Ok(());
     }
@@ -139,8 +140,33 @@ fn serve(input: &mut BufReader<impl io::Read>, output: &mut impl Write) -> Resul
             Err(e) => return Err(format!("protocol error: {e}")),
         };
         let started = coarse_now();
-        let mut last_flush = started;
         let export = runner.export(chunk.func);
+        if let (Runner::Abi(instance), Some(export)) = (&mut runner, export)
+            && instance.can_chunk(export)?
+        {
+            // Tiny items in groups, a call each (see `pace`).
+            pace::run_in_groups(instance, export, &chunk, &mut pace, output)?;
+        } else {
+            run_one_by_one(&mut runner, export, &chunk, output)?;
+        }
+        // A quick chunk with the next one already waiting: its results go out
+        // with the next chunk's, in one write and one wake-up of the parent.
+        if coarse_now().saturating_sub(started) >= FLUSH_AFTER || !frame_waiting(input.buffer()) {
+            output.flush().map_err(io_err)?;
+        }
+    }
+}
+
+/// Runs a chunk's items one call each, flushing their results every
+/// [`FLUSH_AFTER`]. `Err`: the worker cannot go on.
+fn run_one_by_one(
+    runner: &mut Runner,
+    export: Option<ExportId>,
+    chunk: &protocol::ChunkView<'_>,
+    output: &mut impl Write,
+) -> Result<(), String> {
+    let mut last_flush = coarse_now();
+    {
         for item in chunk.items() {
             let (index, args) = item.map_err(|e| format!("protocol error: {e}"))?;
             let outcome = runner.call(export, args)?;
@@ -151,12 +177,8 @@ fn serve(input: &mut BufReader<impl io::Read>, output: &mut impl Write) -> Resul
                 last_flush = now;
             }
         }
-        // A quick chunk with the next one already waiting: its results go out
-        // with the next chunk's, in one write and one wake-up of the parent.
-        if coarse_now().saturating_sub(started) >= FLUSH_AFTER || !frame_waiting(input.buffer()) {
-            output.flush().map_err(io_err)?;
-        }
     }
+    Ok(())
 }
 
 /// The start frame's configuration, once its protocol version is this
@@ -176,6 +198,11 @@ fn start_config(body: &[u8]) -> Result<WorkerConfig, String> {
         ));
     }
     serde_json::from_slice(body).map_err(|e| format!("protocol error: bad start frame: {e}"))
+}
+
+/// A worker's I/O error, as the message it exits with.
+pub(super) fn io_err(e: io::Error) -> String {
+    format!("worker I/O: {e}")
 }
 
 /// Whether `buffered` holds a whole frame.

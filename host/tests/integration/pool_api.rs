@@ -290,3 +290,19 @@ fn after_a_trap_the_next_item_sees_a_fresh_initialized_instance() {
     assert_eq!(pool.apply::<_, i64>("process_item", (4,)).unwrap(), 40, "initialized again");
     assert_eq!(pool.worker_pids(), pid, "a trap costs an instance, not the worker process");
 }
+
+/// A Rust task takes a whole chunk in one call (its `rpool:chunk:` export);
+/// a panic inside a chunk still fails only its own item, the others keep
+/// their results, and the chunk exports are not tasks of their own.
+#[test]
+fn chunk_calls_answer_each_item_and_a_panic_fails_only_its_item() {
+    let pool = pool(guests::TUTORIAL).workers(1).build().unwrap();
+    assert!(pool.task_exports().iter().all(|t| !t.starts_with("rpool:chunk:")), "{:?}", pool.task_exports());
+    let squares: Vec<i64> = pool.func("square").chunksize(1000).map(0..5000).unwrap();
+    assert_eq!(squares, (0..5000).map(|x| x * x).collect::<Vec<i64>>());
+    let outcomes: Vec<_> = pool.func("panic_on").chunksize(5).imap::<_, i64>(0..5).unwrap().collect();
+    assert_eq!(outcomes[..2], [Ok(0), Ok(1)]);
+    let err = outcomes[2].as_ref().unwrap_err().to_string();
+    assert!(err.starts_with("item 2: panic_on trapped: panicked at") && err.contains("cannot handle 2"), "{err}");
+    assert_eq!(outcomes[3..], [Ok(3), Ok(4)]);
+}
