@@ -135,20 +135,22 @@ impl From<rpool_wasm::BuildError> for CliError {
                  state an initializer set up would reach the items",
                 module.display()
             ),
-            B::CommandOnly { module, setting } => {
+            B::CommandOnly { module, setting, mode } => {
                 let flag = match setting {
                     rpool_wasm::CommandSetting::RawInput => "raw input (--raw-input)",
                     _ => "a command line (the arguments after --)",
                 };
                 format!(
-                    "{flag} is for WASI command modules; {} is an rpool ABI v1 module, whose tasks take JSON",
-                    module.display()
+                    "{flag} is for WASI command modules; {} is {}, whose tasks take JSON",
+                    module.display(),
+                    mode.noun()
                 )
             }
-            B::RawOutputForAbi { module } => format!(
+            B::RawOutputForAbi { module, mode } => format!(
                 "raw output (--raw-output) is for WASI command modules, whose results are what they print; \
-                 {} is an rpool ABI v1 module, whose results are JSON",
-                module.display()
+                 {} is {}, whose results are JSON",
+                module.display(),
+                mode.noun()
             ),
             other => one_line(other),
         };

@@ -43,6 +43,7 @@ fn as_json(info: &ModuleInfo) -> String {
         "memory": info.memory,
         "cached": info.cached,
         "artifact": info.artifact,
+        "world": info.world,
     });
     format!("{value}\n")
 }
@@ -51,6 +52,9 @@ fn as_text(info: &ModuleInfo) -> String {
     let mut out = format!("{}\n", info.path.display());
     let mut row = |key: &str, value: &str| out.push_str(&format!("  {key:<9} {value}\n"));
     row("mode", info.mode.describe());
+    if let Some(world) = &info.world {
+        row("world", world);
+    }
     row("tasks", &if info.tasks.is_empty() { "(none)".to_string() } else { info.tasks.join(", ") });
     row("memory", &info.memory.map_or("(none)".to_string(), describe_memory));
     row("size", &format!("{} bytes", info.size));
@@ -67,7 +71,11 @@ fn as_text(info: &ModuleInfo) -> String {
     }
     for (i, import) in info.imports.iter().enumerate() {
         let provided = if import.provided { "" } else { "   NOT PROVIDED by the host" };
-        let line = format!("{}.{} {}{provided}", import.module, import.name, import.ty);
+        let line = match import.name.is_empty() {
+            // A component's import is an interface.
+            true => format!("{} {}{provided}", import.module, import.ty),
+            false => format!("{}.{} {}{provided}", import.module, import.name, import.ty),
+        };
         row(if i == 0 { "imports" } else { "" }, &line);
     }
     out

@@ -150,21 +150,25 @@ pub enum BuildError {
     },
     /// A setting of WASI command modules (their arguments, raw input) was
     /// given for an ABI v1 module, whose tasks take JSON arguments.
-    #[error("{setting} is for WASI command modules; {module} is an rpool ABI v1 module, whose tasks take JSON")]
+    #[error("{setting} is for WASI command modules; {module} is {}, whose tasks take JSON", mode.noun())]
     CommandOnly {
         /// The module.
         module: PathBuf,
         /// Which setting.
         setting: CommandSetting,
+        /// What the module is.
+        mode: crate::ModuleMode,
     },
     /// Raw output was asked for an ABI v1 module, whose results are JSON by contract.
     #[error(
         "raw output is for WASI command modules, whose results are what they print; \
-         {module} is an rpool ABI v1 module, whose results are JSON"
+         {module} is {}, whose results are JSON", mode.noun()
     )]
     RawOutputForAbi {
         /// The module.
         module: PathBuf,
+        /// What the module is.
+        mode: crate::ModuleMode,
     },
 }
 

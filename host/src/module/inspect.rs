@@ -10,9 +10,10 @@ use wasmtime::{Engine, Extern, ExternType, Module};
 
 use crate::error::BuildError;
 use crate::module::cache;
-use crate::module::{self, COMMAND_ENTRY, ModuleMode};
+use crate::module::{self, COMMAND_ENTRY, ModuleMode, component};
 use crate::wasm::host_abi;
 use crate::wasm::limits::Limits;
+use wasmtime::component::Component;
 
 /// What a task module is, found without running it: see [`ModuleInfo::inspect`].
 ///
@@ -49,6 +50,9 @@ pub struct ModuleInfo {
     pub cached: bool,
     /// Where that artifact is (or would be) in the cache.
     pub artifact: PathBuf,
+    /// For a component, the world it targets (`rpool:task/task@1.0.0`);
+    /// `None` for a core module.
+    pub world: Option<String>,
 }
 
 /// One import of a module.
@@ -100,6 +104,9 @@ impl ModuleInfo {
         // The artifact a pool with default limits would map.
         let engine = Limits::default().engine();
         let artifact = cache::artifact_path(cache_dir.as_ref(), &engine, &wasm);
+        if crate::wasm::component_host::is_component(&wasm) {
+            return inspect_component(&engine, path, size, &wasm, artifact);
+        }
         // SAFETY: deserializing runs the file as native code, so it must be an
         // artifact wasmtime wrote. The trust assumption: the cache directory
         // is writable only by this user (the user's own cache directory, the
@@ -131,8 +138,50 @@ impl ModuleInfo {
             memory: memory(&module),
             cached,
             artifact,
+            world: None,
         })
     }
+}
+
+/// A component's [`ModuleInfo`]: its world, its task names (from its own
+/// `tasks` export, on an instance with nothing granted), and its imports,
+/// the WASI preview 2 interfaces it uses (the `module` of each is the
+/// interface, its `name` empty).
+fn inspect_component(
+    engine: &Engine,
+    path: &Path,
+    size: u64,
+    wasm: &[u8],
+    artifact: PathBuf,
+) -> Result<ModuleInfo, BuildError> {
+    let invalid = |message: String| BuildError::InvalidModule { path: path.into(), message };
+    // SAFETY: as for a core module's artifact above.
+    let (component, cached) = match unsafe { Component::deserialize_file(engine, &artifact) } {
+        Ok(component) => (component, true),
+        Err(_) => (Component::new(engine, wasm).map_err(|e| invalid(module::one_line(&format!("{e:#}"))))?, false),
+    };
+    let exports = component::world_exports(&component).map_err(invalid)?;
+    let tasks = component::task_names(engine, &component, &exports).map_err(invalid)?;
+    let imports = component::items(&component, true)
+        .into_iter()
+        .map(|(name, ty)| ImportInfo {
+            provided: component::provided_import(&name),
+            module: name,
+            name: String::new(),
+            ty,
+        })
+        .collect();
+    Ok(ModuleInfo {
+        path: path.into(),
+        size,
+        mode: ModuleMode::Component,
+        tasks,
+        imports,
+        memory: None,
+        cached,
+        artifact,
+        world: Some(component::WORLD.to_string()),
+    })
 }
 
 /// The module's imports, each checked against what a worker links.

@@ -6,9 +6,11 @@
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use wasmtime::component::Component;
 use wasmtime::{Engine, ExternType, FuncType, Module, ValType};
 
 pub(crate) mod cache;
+pub(crate) mod component;
 pub(crate) mod inspect;
 
 use crate::error::{BuildError, ExportError};
@@ -28,6 +30,11 @@ pub enum ModuleMode {
     /// `_start`, with the item's JSON on stdin and its result JSON on stdout;
     /// a non-zero exit status fails the item with the tail of its stderr.
     Command,
+    /// A WebAssembly component of the world `rpool:task/task`
+    /// (`wit/rpool.wit`: Python and JavaScript tasks): the same JSON calls as
+    /// ABI v1 through its `call` export, on WASI preview 2, one long-lived
+    /// instance per worker.
+    Component,
 }
 
 impl ModuleMode {
@@ -36,6 +43,19 @@ impl ModuleMode {
         match self {
             ModuleMode::Abi => "rpool ABI v1",
             ModuleMode::Command => "WASI command",
+            ModuleMode::Component => "WebAssembly component",
+        }
+    }
+}
+
+impl ModuleMode {
+    /// What a module of this mode is, in a sentence: `an rpool ABI v1
+    /// module`, `a WASI command`, `a WebAssembly component`.
+    pub fn noun(self) -> &'static str {
+        match self {
+            ModuleMode::Abi => "an rpool ABI v1 module",
+            ModuleMode::Command => "a WASI command",
+            ModuleMode::Component => "a WebAssembly component",
         }
     }
 }
@@ -101,6 +121,9 @@ impl TaskModule {
     /// Reads, checks and compiles (or finds in the cache) the module at `path`.
     pub fn load(engine: &Engine, path: &Path, cache_dir: &Path) -> Result<TaskModule, BuildError> {
         let wasm = read_wasm(path)?;
+        if crate::wasm::component_host::is_component(&wasm) {
+            return TaskModule::load_component(engine, path, cache_dir, &wasm);
+        }
         let invalid = |message: String| BuildError::InvalidModule { path: path.into(), message };
         let artifact = cache::artifact_path(cache_dir, engine, &wasm);
         // SAFETY: deserializing runs the file as native code, so it must be an
@@ -147,9 +170,38 @@ impl TaskModule {
             // its memory, so it need not export one.
             ModuleMode::Command => tasks = vec![COMMAND_ENTRY.to_string()],
             ModuleMode::Abi if !memory => return Err(BuildError::NoMemory { path: path.into() }),
-            ModuleMode::Abi => {}
+            // (A core module is never a component: `load_component` is that.)
+            ModuleMode::Abi | ModuleMode::Component => {}
         }
         Ok(TaskModule { artifact, mode, tasks, others })
+    }
+
+    /// A component: compiled once into the cache (saying so on stderr, as a
+    /// Python component takes a while), checked against the world, and asked
+    /// for its task names.
+    fn load_component(engine: &Engine, path: &Path, cache_dir: &Path, wasm: &[u8]) -> Result<TaskModule, BuildError> {
+        let invalid = |message: String| BuildError::InvalidModule { path: path.into(), message };
+        let artifact = cache::artifact_path(cache_dir, engine, wasm);
+        // SAFETY: as for a core module's artifact (see `load`): the cache
+        // directory is writable only by this user.
+        let component = match unsafe { Component::deserialize_file(engine, &artifact) } {
+            Ok(component) => component,
+            Err(_) => {
+                eprintln!(
+                    "rpool-wasm: compiling {} (a {:.1} MB component) once; later runs find it in the cache",
+                    path.display(),
+                    wasm.len() as f64 / 1e6
+                );
+                let compiled = engine.precompile_component(wasm).map_err(|e| invalid(one_line(&format!("{e:#}"))))?;
+                cache::store(&artifact, &compiled)?;
+                // SAFETY: as above: this engine just wrote it there.
+                unsafe { Component::deserialize_file(engine, &artifact) }
+                    .map_err(|e| BuildError::Cache { path: artifact.clone(), message: e.to_string() })?
+            }
+        };
+        let exports = component::world_exports(&component).map_err(invalid)?;
+        let tasks = component::task_names(engine, &component, &exports).map_err(invalid)?;
+        Ok(TaskModule { artifact, mode: ModuleMode::Component, tasks, others: Vec::new() })
     }
 
     /// Checks that `name` is a task export.

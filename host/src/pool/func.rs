@@ -239,7 +239,7 @@ impl<'p> Func<'p> {
     fn item_args(&self) -> Args {
         match self.pool.module.mode {
             ModuleMode::Command => Args::Item,
-            ModuleMode::Abi => Args::Wrap,
+            ModuleMode::Abi | ModuleMode::Component => Args::Wrap,
         }
     }
 

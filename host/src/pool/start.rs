@@ -37,14 +37,14 @@ pub(super) fn start(builder: PoolBuilder) -> Result<Pool, BuildError> {
                 });
             }
         }
-        ModuleMode::Abi if builder.raw_output => {
-            return Err(BuildError::RawOutputForAbi { module: builder.module.clone() });
+        mode @ (ModuleMode::Abi | ModuleMode::Component) if builder.raw_output => {
+            return Err(BuildError::RawOutputForAbi { module: builder.module.clone(), mode });
         }
-        ModuleMode::Abi if builder.raw_input || !builder.command_args.is_empty() => {
+        mode @ (ModuleMode::Abi | ModuleMode::Component) if builder.raw_input || !builder.command_args.is_empty() => {
             let setting = if builder.raw_input { CommandSetting::RawInput } else { CommandSetting::Args };
-            return Err(BuildError::CommandOnly { module: builder.module.clone(), setting });
+            return Err(BuildError::CommandOnly { module: builder.module.clone(), setting, mode });
         }
-        ModuleMode::Abi => {}
+        ModuleMode::Abi | ModuleMode::Component => {}
     }
     let initializer = match builder.initializer {
         None => None,

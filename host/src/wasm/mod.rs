@@ -7,6 +7,7 @@
 //! A second module kind (a WebAssembly component) brings its own engine
 //! configuration and host functions here, beside ABI v1's.
 
+pub(crate) mod component_host;
 pub(crate) mod host_abi;
 pub(crate) mod limits;
 pub(crate) mod sandbox;

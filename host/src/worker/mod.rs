@@ -8,10 +8,12 @@ use std::time::Duration;
 
 mod abi;
 mod command_mode;
+mod component;
 mod pace;
 
 use abi::{ExportId, Outcome, Recipe, TaskInstance};
 use command_mode::CommandRunner;
+use component::ComponentRunner;
 
 use crate::module::ModuleMode;
 use crate::wasm::limits::EPOCH_TICK;
@@ -103,7 +105,7 @@ fn serve(input: &mut BufReader<impl io::Read>, output: &mut impl Write) -> Resul
     let engine = match config.mode {
         // Command mode builds an instance per item: pooled memory is cheaper.
         ModuleMode::Command => config.limits.pooled_engine(),
-        ModuleMode::Abi => config.limits.engine(),
+        ModuleMode::Abi | ModuleMode::Component => config.limits.engine(),
     };
     if config.limits.timeout.is_some() {
         // Epoch interruption: the deadline of each call is counted in ticks.
@@ -118,6 +120,7 @@ fn serve(input: &mut BufReader<impl io::Read>, output: &mut impl Write) -> Resul
     let recipe = Recipe { env, dirs: config.dirs, limits: config.limits, initializer, backtrace: config.backtrace };
     let mut runner = match config.mode {
         ModuleMode::Abi => Runner::Abi(TaskInstance::new(&engine, &config.artifact, recipe)?),
+        ModuleMode::Component => Runner::Component(ComponentRunner::new(&engine, &config.artifact, recipe)?),
         ModuleMode::Command => Runner::Command(CommandRunner::new(
             &engine,
             &config.artifact,
@@ -210,11 +213,12 @@ fn frame_waiting(buffered: &[u8]) -> bool {
     buffered.len() >= 4 && buffered.len() - 4 >= u32::from_le_bytes(buffered[..4].try_into().expect("4 bytes")) as usize
 }
 
-/// What runs a worker's items: the module's one long-lived instance (ABI v1),
-/// or a fresh instance of a WASI command per item.
+/// What runs a worker's items: the module's one long-lived instance (ABI v1,
+/// or a component's), or a fresh instance of a WASI command per item.
 enum Runner {
     Abi(TaskInstance),
     Command(CommandRunner),
+    Component(ComponentRunner),
 }
 
 impl Runner {
@@ -223,6 +227,7 @@ impl Runner {
     fn export(&mut self, func: &str) -> Option<ExportId> {
         match self {
             Runner::Abi(instance) => Some(instance.export(func)),
+            Runner::Component(component) => Some(component.export(func)),
             Runner::Command(_) => None,
         }
     }
@@ -231,7 +236,8 @@ impl Runner {
     fn call(&mut self, export: Option<ExportId>, args: &[u8]) -> Result<Outcome<'_>, String> {
         match (self, export) {
             (Runner::Abi(instance), Some(export)) => instance.call(export, args),
-            (Runner::Abi(_), None) => unreachable!("an ABI module's export is named by `export`"),
+            (Runner::Component(component), Some(export)) => component.call(export, args),
+            (Runner::Abi(_) | Runner::Component(_), None) => unreachable!("a task's export is named by `export`"),
             // The parent only ever asks a command for `_start`.
             (Runner::Command(command), _) => Ok(command.call(args)),
         }

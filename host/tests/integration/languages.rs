@@ -82,6 +82,49 @@ pub(crate) static GOFMT: Language = Language {
     module: OnceLock::new(),
 };
 
+pub(crate) static PYTHON: Language = Language {
+    name: "Python (componentize-py)",
+    dir: "python",
+    install: "python3 -m pip install componentize-py==0.25.1",
+    probe: probe_python,
+    module: OnceLock::new(),
+};
+
+pub(crate) static JAVASCRIPT: Language = Language {
+    name: "JavaScript (componentize-js)",
+    dir: "javascript",
+    install: "npm ci --prefix guest-sdk/javascript",
+    probe: probe_javascript,
+    module: OnceLock::new(),
+};
+
+/// The componentize-py release the Python SDK is built with.
+const COMPONENTIZE_PY_VERSION: &str = "0.25.1";
+
+/// `componentize-py` on PATH (or `$COMPONENTIZE_PY`), of the release the
+/// shim is written for.
+fn probe_python() -> Result<(), String> {
+    let out = sh("\"${COMPONENTIZE_PY:-componentize-py}\" --version").run();
+    let version = out.stdout.trim();
+    if !out.status.success() {
+        Err(format!("`componentize-py --version` fails: {}", out.stderr.trim()))
+    } else if !version.contains(COMPONENTIZE_PY_VERSION) {
+        Err(format!("componentize-py {COMPONENTIZE_PY_VERSION} is required, found {version}"))
+    } else {
+        Ok(())
+    }
+}
+
+/// node, and the SDK's pinned componentize-js in `guest-sdk/javascript`.
+fn probe_javascript() -> Result<(), String> {
+    let package = repo_root().join("guest-sdk/javascript/node_modules/@bytecodealliance/componentize-js/package.json");
+    if !package.is_file() {
+        return Err(format!("{} is missing", package.display()));
+    }
+    let out = sh("node --version").run();
+    if out.status.success() { Ok(()) } else { Err(format!("`node --version` fails: {}", out.stderr.trim())) }
+}
+
 pub(crate) fn repo_root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the host crate is in the workspace")
 }

@@ -4,6 +4,7 @@
 
 mod cli;
 mod command_mode;
+mod components;
 mod errors;
 mod example;
 mod inspect;
