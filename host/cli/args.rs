@@ -29,6 +29,9 @@ pub(super) enum Command {
     Inspect(super::inspect::InspectArgs),
     /// Put the parts that `run --shard I/N` wrote back together, as one run's output.
     Merge(super::merge::MergeArgs),
+    /// Be a cluster node: run workers for the jobs of a NATS server (see `run --nats`).
+    #[command(after_help = super::serve::SERVE_EXAMPLES)]
+    Serve(super::serve::ServeArgs),
     /// Create a task project in a new directory NAME, ready to build and run.
     #[command(after_help = super::new::NEW_EXAMPLES)]
     New(super::new::NewArgs),
@@ -186,6 +189,24 @@ pub(super) struct RunArgs {
     /// also RPOOL_WASM_BACKTRACE=1]
     #[arg(long)]
     pub backtrace: bool,
+
+    /// Run on a cluster: the NATS server (with JetStream) whose nodes (`rpool-wasm serve`)
+    /// run the items; the output is the same [default: $RPOOL_WASM_NATS, else local workers]
+    #[arg(long, value_name = "URL")]
+    pub nats: Option<String>,
+
+    /// With --nats: the job's name; run again with the same name to attach to it and
+    /// compute only what is missing [default: a fresh name]
+    #[arg(long, value_name = "NAME")]
+    pub job: Option<String>,
+
+    /// With --nats: a NATS credentials file (.creds) [default: $RPOOL_WASM_NATS_CREDS]
+    #[arg(long, value_name = "FILE")]
+    pub nats_creds: Option<PathBuf>,
+
+    /// With --nats: a CA certificate (PEM) for the server's TLS [default: $RPOOL_WASM_NATS_CA]
+    #[arg(long, value_name = "FILE")]
+    pub nats_ca: Option<PathBuf>,
 }
 
 impl RunArgs {

@@ -152,14 +152,26 @@ impl From<rpool_wasm::BuildError> for CliError {
                 module.display(),
                 mode.noun()
             ),
+            B::NodeRefused { .. } if message_mentions_directory(&error) => {
+                format!("{} (a node grants directories with serve --allow-dir)", one_line(&error))
+            }
             other => one_line(other),
         };
         match error {
             B::WorkerStart { .. } | B::ProtocolMismatch { .. } => CliError::WorkerStart(message),
-            B::WorkerNotFound { .. } | B::Spawn { .. } | B::Cache { .. } | B::BadWorkersEnv { .. } => {
-                CliError::Environment(message)
-            }
+            B::WorkerNotFound { .. }
+            | B::Spawn { .. }
+            | B::Cache { .. }
+            | B::BadWorkersEnv { .. }
+            | B::ClusterUnreachable { .. }
+            | B::Cluster { .. }
+            | B::NodeRefused { .. } => CliError::Environment(message),
             _ => CliError::Usage(message),
         }
     }
+}
+
+/// Whether a node refused a job for a directory it does not grant.
+fn message_mentions_directory(error: &rpool_wasm::BuildError) -> bool {
+    matches!(error, rpool_wasm::BuildError::NodeRefused { message, .. } if message.contains("does not grant"))
 }

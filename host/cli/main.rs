@@ -13,6 +13,7 @@ mod output;
 mod progress;
 mod results;
 mod run;
+mod serve;
 mod shard;
 mod units;
 
@@ -40,6 +41,7 @@ fn cli() -> std::process::ExitCode {
     let result = match cli.command {
         args::Command::Run(run) => run::run(*run),
         args::Command::Inspect(inspect) => inspect::inspect(inspect),
+        args::Command::Serve(serve) => serve::serve(serve),
         args::Command::New(new) => new::new(new),
         args::Command::Merge(merge) => merge::merge(merge),
         args::Command::Completions { shell } => {

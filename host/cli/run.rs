@@ -274,6 +274,21 @@ fn builder(args: &RunArgs) -> Result<PoolBuilder, CliError> {
         }
         builder = builder.env(&name, &value);
     }
+    if let Some(url) = args.nats.clone().or_else(|| super::serve::env(rpool_wasm::NATS_ENV)) {
+        builder = builder.nats(&url);
+        if let Some(job) = &args.job {
+            builder = builder.job(job);
+        }
+        let creds = args.nats_creds.clone().or_else(|| super::serve::env("RPOOL_WASM_NATS_CREDS").map(Into::into));
+        if let Some(creds) = creds {
+            builder = builder.nats_credentials(creds);
+        }
+        if let Some(ca) = args.nats_ca.clone().or_else(|| super::serve::env("RPOOL_WASM_NATS_CA").map(Into::into)) {
+            builder = builder.nats_ca(ca);
+        }
+    } else if args.job.is_some() {
+        return Err(CliError::Usage("--job names a cluster job: it needs --nats URL".into()));
+    }
     Ok(builder)
 }
 

@@ -159,6 +159,56 @@ pub enum BuildError {
         /// What the module is.
         mode: crate::ModuleMode,
     },
+    /// The broker's URL is not one (cluster mode).
+    #[error("{url:?} is not a NATS server URL: {message}")]
+    ClusterUrl {
+        /// The URL as given.
+        url: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// The broker could not be reached, or refused the connection (cluster mode).
+    #[error("cannot reach the NATS server at {url}: {message}")]
+    ClusterUnreachable {
+        /// The URL, without its credentials.
+        url: String,
+        /// Why.
+        message: String,
+    },
+    /// The broker answered, but a stream, bucket or object could not be set up (cluster mode).
+    #[error("the NATS server at {url}: {message}")]
+    Cluster {
+        /// The URL, without its credentials.
+        url: String,
+        /// What failed.
+        message: String,
+    },
+    /// The job's name cannot name streams and subjects (cluster mode).
+    #[error("job name {name:?}: {message}")]
+    JobName {
+        /// The name as given.
+        name: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// A job of this name runs with another module or other settings (cluster mode).
+    #[error("job {job} on the cluster runs {message}; pick another job name, or the same command to resume it")]
+    JobMismatch {
+        /// The job's name.
+        job: String,
+        /// What differs.
+        message: String,
+    },
+    /// The nodes that looked at the job would not run it (cluster mode).
+    #[error("node {node} refused job {job}: {message}")]
+    NodeRefused {
+        /// The node's name.
+        node: String,
+        /// The job's name.
+        job: String,
+        /// Why.
+        message: String,
+    },
     /// Raw output was asked for an ABI v1 module, whose results are JSON by contract.
     #[error(
         "raw output is for WASI command modules, whose results are what they print; \
@@ -210,6 +260,15 @@ pub enum ExportError {
         /// The module's task exports.
         available: Vec<String>,
     },
+}
+
+/// "once", "twice", "3 times".
+fn times(n: u32) -> String {
+    match n {
+        1 => "once".into(),
+        2 => "twice".into(),
+        n => format!("{n} times"),
+    }
 }
 
 pub(crate) fn list(names: &[String]) -> String {
@@ -306,6 +365,17 @@ pub enum TaskError {
         /// How it died ("was killed by signal 9", "exited with code 1").
         status: String,
     },
+    /// In a cluster: nodes were lost (killed, cut off) while running the
+    /// item more often than [`PoolBuilder::retries`](crate::PoolBuilder::retries) allows.
+    #[error("item {index}: {func}: its node was lost {} while running it", times(*.lost))]
+    NodeLost {
+        /// The item's index.
+        index: usize,
+        /// The export called.
+        func: String,
+        /// How many nodes were lost running it.
+        lost: u32,
+    },
     /// The pool was terminated (or broken by a failing worker start) before the item ran.
     #[error("item {index}: {func} did not run: {reason}")]
     NotRun {
@@ -328,6 +398,7 @@ impl TaskError {
             | TaskError::Arguments { index, .. }
             | TaskError::Decode { index, .. }
             | TaskError::WorkerLost { index, .. }
+            | TaskError::NodeLost { index, .. }
             | TaskError::NotRun { index, .. } => *index,
         }
     }
@@ -341,6 +412,7 @@ impl TaskError {
             | TaskError::Arguments { func, .. }
             | TaskError::Decode { func, .. }
             | TaskError::WorkerLost { func, .. }
+            | TaskError::NodeLost { func, .. }
             | TaskError::NotRun { func, .. } => func,
         }
     }
@@ -355,6 +427,7 @@ impl TaskError {
             | TaskError::Arguments { message, .. }
             | TaskError::Decode { message, .. } => message,
             TaskError::WorkerLost { status, .. } => status,
+            TaskError::NodeLost { .. } => "the node running it was lost",
             TaskError::NotRun { reason, .. } => reason,
         }
     }

@@ -108,6 +108,8 @@
 //! call: submission or item), [`JoinError`] and [`GetTimeoutError`].
 #![warn(missing_docs)]
 
+#[cfg(feature = "cluster")]
+mod cluster;
 mod dispatch;
 mod error;
 mod input;
@@ -117,6 +119,8 @@ mod wasm;
 mod wire;
 mod worker;
 
+#[cfg(feature = "cluster")]
+pub use cluster::{ACK_WAIT_ENV, NATS_ENV, Node, NodeBuilder, NodeDrainer};
 pub use dispatch::chunk::default_chunksize;
 pub use error::{
     BuildError, CommandSetting, ExportError, GetTimeoutError, JoinError, MapError, SubmitError, TaskError,

@@ -45,6 +45,9 @@ pub struct PoolBuilder {
     pub(super) command_args: Vec<String>,
     pub(super) raw_input: bool,
     pub(super) full_backtraces: Option<bool>,
+    /// Where the pool runs when it is a cluster's (see [`PoolBuilder::nats`]).
+    #[cfg(feature = "cluster")]
+    pub(crate) cluster: crate::cluster::ClusterOptions,
 }
 
 impl PoolBuilder {
@@ -66,6 +69,8 @@ impl PoolBuilder {
             command_args: Vec::new(),
             raw_input: false,
             full_backtraces: None,
+            #[cfg(feature = "cluster")]
+            cluster: crate::cluster::ClusterOptions::default(),
         }
     }
 
@@ -243,6 +248,55 @@ impl PoolBuilder {
     /// `$XDG_CACHE_HOME/rpool-wasm`; else `$HOME/.cache/rpool-wasm`.
     pub fn cache_dir(mut self, dir: impl AsRef<Path>) -> PoolBuilder {
         self.cache_dir = Some(dir.as_ref().to_path_buf());
+        self
+    }
+
+    /// Runs the pool on a cluster instead of local workers: the NATS server
+    /// (with JetStream) at `url` (`nats://HOST:4222`; user and password or
+    /// a token may be in the URL; `tls://` for TLS), whose nodes
+    /// (`rpool-wasm serve`) run the items. Every method behaves as it does
+    /// on a local pool; the workers are the nodes', and the initializer,
+    /// limits, directories and environment travel with the job (a
+    /// directory names a path on the node, which must grant it).
+    /// [`build`](Self::build) waits until a node has joined the job.
+    /// See `docs/cluster.md`.
+    ///
+    /// Default: local workers.
+    #[cfg(feature = "cluster")]
+    pub fn nats(mut self, url: &str) -> PoolBuilder {
+        self.cluster.url = Some(url.to_string());
+        self
+    }
+
+    /// The cluster job's name (with [`nats`](Self::nats)): a pool built
+    /// again with the same name and the same module and settings attaches
+    /// to the job, and what it computed already is not computed again;
+    /// the job's streams are removed once its work is complete.
+    ///
+    /// Default: a fresh name per pool, whose streams are removed when the pool is dropped.
+    #[cfg(feature = "cluster")]
+    pub fn job(mut self, name: &str) -> PoolBuilder {
+        self.cluster.job = Some(name.to_string());
+        self
+    }
+
+    /// A NATS credentials file (`.creds`: a user JWT and its nkey seed) to
+    /// connect with (with [`nats`](Self::nats)).
+    ///
+    /// Default: none.
+    #[cfg(feature = "cluster")]
+    pub fn nats_credentials(mut self, path: impl AsRef<Path>) -> PoolBuilder {
+        self.cluster.credentials = Some(path.as_ref().to_path_buf());
+        self
+    }
+
+    /// A CA certificate file (PEM) to trust for the server's TLS certificate
+    /// (with [`nats`](Self::nats)); TLS is then required.
+    ///
+    /// Default: the system's roots, and TLS only for `tls://` URLs or when the server asks.
+    #[cfg(feature = "cluster")]
+    pub fn nats_ca(mut self, path: impl AsRef<Path>) -> PoolBuilder {
+        self.cluster.ca = Some(path.as_ref().to_path_buf());
         self
     }
 

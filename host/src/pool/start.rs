@@ -53,6 +53,30 @@ pub(super) fn start(builder: PoolBuilder) -> Result<Pool, BuildError> {
             Some((name, check_init_args(args)?))
         }
     };
+    #[cfg(feature = "cluster")]
+    if builder.cluster.url.is_some() {
+        use crate::cluster::protocol::{CLUSTER_PROTOCOL, JobSpec};
+        let wasm = crate::module::read_wasm(&builder.module)?;
+        let spec = JobSpec {
+            protocol: CLUSTER_PROTOCOL,
+            module_sha256: crate::cluster::sha256_hex(&wasm),
+            module_name: builder.module.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+            mode: module.mode,
+            env: builder.env,
+            initializer: initializer.clone(),
+            limits: builder.limits,
+            dirs: builder.dirs,
+            raw_output: builder.raw_output,
+            command_args: builder.command_args,
+            raw_input: builder.raw_input,
+            full_backtraces: builder.full_backtraces.unwrap_or_else(full_backtraces_from_env),
+            max_tasks: builder.max_tasks,
+            retries: builder.retries,
+            ack_wait_ms: crate::cluster::ack_wait().as_millis() as u64,
+        };
+        let given = builder.workers.map(|_| workers);
+        return start_cluster(builder.cluster, spec, wasm, given, module, initializer.map(|(name, _)| name));
+    }
     let program = match builder.program {
         Some(program) => program,
         None => worker_program::find()?,
@@ -88,12 +112,7 @@ pub(super) fn start(builder: PoolBuilder) -> Result<Pool, BuildError> {
         max_tasks: builder.max_tasks,
         retries: builder.retries,
     });
-    let (state, callbacks) = PoolState::new(workers);
-    let state = Arc::new(state);
-    let callback_thread = std::thread::Builder::new()
-        .name("rpool-callbacks".into())
-        .spawn(move || callbacks.into_iter().for_each(|callback| callback()))
-        .expect("a thread can be spawned");
+    let (state, callback_thread) = pool_state(workers);
     let (startup_tx, startup) = crossbeam_channel::unbounded();
     let slots = (0..workers)
         .map(|index| slot::spawn(Arc::clone(&state), Arc::clone(&plan), index, startup_tx.clone()))
@@ -109,6 +128,49 @@ pub(super) fn start(builder: PoolBuilder) -> Result<Pool, BuildError> {
     Ok(pool)
 }
 
+/// A pool's shared state, and its callback thread.
+fn pool_state(workers: usize) -> (Arc<PoolState>, std::thread::JoinHandle<()>) {
+    let (state, callbacks) = PoolState::new(workers);
+    let callback_thread = std::thread::Builder::new()
+        .name("rpool-callbacks".into())
+        .spawn(move || callbacks.into_iter().for_each(|callback| callback()))
+        .expect("a thread can be spawned");
+    (Arc::new(state), callback_thread)
+}
+
+/// A cluster pool: no local workers, but a dispatcher that carries the
+/// queue's chunks to the job's nodes (`cluster/client.rs`). The module was
+/// loaded and checked here as for a local pool, so a bad module, export or
+/// initializer is the same error; its binary travels to the nodes.
+#[cfg(feature = "cluster")]
+fn start_cluster(
+    cluster: crate::cluster::ClusterOptions,
+    spec: crate::cluster::protocol::JobSpec,
+    wasm: Vec<u8>,
+    given: Option<usize>,
+    module: TaskModule,
+    initializer: Option<String>,
+) -> Result<Pool, BuildError> {
+    let (state, callback_thread) = pool_state(1);
+    let (dispatcher, workers) = match crate::cluster::client::start(cluster, spec, wasm, Arc::clone(&state), given) {
+        Ok(started) => started,
+        Err(error) => {
+            state.stop(&error.to_string());
+            return Err(error);
+        }
+    };
+    Ok(Pool::from_parts(state, module, workers, initializer, vec![dispatcher], callback_thread))
+}
+
+impl Pool {
+    /// The pool's shared state: a cluster node submits the chunks it
+    /// takes from the broker to its local pool's queue.
+    #[cfg(feature = "cluster")]
+    pub(crate) fn state(&self) -> &Arc<PoolState> {
+        &self.state
+    }
+}
+
 /// Refuses settings out of range before anything is loaded or started.
 fn check_settings(builder: &PoolBuilder, workers: usize) -> Result<(), BuildError> {
     if workers == 0 {
@@ -120,7 +182,12 @@ fn check_settings(builder: &PoolBuilder, workers: usize) -> Result<(), BuildErro
     if builder.limits.timeout.is_some_and(|t| t.is_zero()) {
         return Err(BuildError::ZeroTimeout);
     }
-    for dir in &builder.dirs {
+    #[cfg(feature = "cluster")]
+    let local = builder.cluster.url.is_none();
+    #[cfg(not(feature = "cluster"))]
+    let local = true;
+    // A cluster job's directories are paths on its nodes, which check them.
+    for dir in builder.dirs.iter().filter(|_| local) {
         if !dir.host.is_dir() {
             return Err(BuildError::NotADirectory { path: dir.host.clone(), guest: dir.guest.clone() });
         }
