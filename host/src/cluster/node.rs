@@ -237,7 +237,7 @@ async fn serve(node: Arc<NodeContext>, mut drain: watch::Receiver<Drain>) {
         }
         if watch.is_none() {
             watch = match super::jobs_bucket(&node.connection.js).await {
-                Ok(bucket) => bucket.watch_all().await.ok(),
+                Ok(bucket) => bucket.watch_with_history(">").await.ok(),
                 Err(_) => None,
             };
             if watch.is_none() {

@@ -3,6 +3,7 @@
 //! processes on guests built from source (`tests/build.rs`).
 
 mod cli;
+mod cluster;
 mod command_mode;
 mod components;
 mod errors;
