@@ -251,7 +251,15 @@ fn every_mode_prints_what_a_local_run_prints() {
         } else {
             assert_eq!(cluster.stdout, local.stdout, "{args:?}");
         }
-        assert_eq!(theirs, ours, "{args:?}");
+        if cluster.status.code() == Some(1) && !args.contains(&"--keep-going") {
+            // Without --keep-going a run stops at the first failure to
+            // arrive (as Python's map raises the first exception): with two
+            // bad items in flight at once, either may be first, locally too.
+            assert_eq!((theirs.len(), ours.len()), (1, 1), "{args:?}: {theirs:?} {ours:?}");
+            assert!(theirs[0].contains(" square failed: ") && ours[0].contains(" square failed: "), "{args:?}");
+        } else {
+            assert_eq!(theirs, ours, "{args:?}");
+        }
     }
     // -o: the same file, and none left behind on failure.
     let (a, b) = (s.path().join("local.json"), s.path().join("cluster.json"));
