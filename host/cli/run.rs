@@ -18,7 +18,7 @@ use super::output::{Output, error_line, indexed_line, line};
 use super::progress::Progress;
 use super::results::Results;
 use super::shard::Shard;
-use rpool_wasm::{DirGrant, ItemFormat, Pool, PoolBuilder, SubmitError, TaskError, Terminator};
+use rpool_wasm::{DirGrant, Func, ItemFormat, JsonStream, Pool, PoolBuilder, SubmitError, TaskError, Terminator};
 
 pub(super) fn run(args: RunArgs) -> Result<(), CliError> {
     let signals = SignalGuard::install()?;
@@ -117,11 +117,7 @@ pub(super) fn run(args: RunArgs) -> Result<(), CliError> {
     match output_mode {
         Mode::Map | Mode::Starmap => {
             let mut results = Results::default();
-            let stream = match mode {
-                Mode::Starmap => func.istarmap_unordered_json(items),
-                _ => func.imap_unordered_json(items),
-            };
-            let mut stream = stream.map_err(submit_error)?;
+            let mut stream = unordered(&func, mode, items)?;
             while let Some((index, result)) = stream.next() {
                 let index = original(index);
                 finished(index, &result)?;
@@ -179,11 +175,7 @@ pub(super) fn run(args: RunArgs) -> Result<(), CliError> {
                 indexed_line(&mut out, *index, value.get().as_bytes())?;
             }
             out.flush()?;
-            let stream = match mode {
-                Mode::Starmap => func.istarmap_unordered_json(items),
-                _ => func.imap_unordered_json(items),
-            };
-            let mut stream = stream.map_err(submit_error)?;
+            let mut stream = unordered(&func, mode, items)?;
             while let Some((index, result)) = stream.next() {
                 let index = original(index);
                 finished(index, &result)?;
@@ -343,6 +335,19 @@ impl SignalGuard {
     fn caught(&self) -> Option<i32> {
         Some(self.caught.load(Ordering::SeqCst)).filter(|&s| s != 0)
     }
+}
+
+/// The mode's call (starmap's or map's) as a raw-JSON stream in completion order.
+fn unordered<I: IntoIterator<Item: AsRef<[u8]> + Send, IntoIter: Send + 'static>>(
+    func: &Func<'_>,
+    mode: Mode,
+    items: I,
+) -> Result<JsonStream<I::IntoIter>, CliError> {
+    let stream = match mode {
+        Mode::Starmap => func.istarmap_unordered_json(items),
+        _ => func.imap_unordered_json(items),
+    };
+    stream.map_err(submit_error)
 }
 
 fn submit_error(error: SubmitError) -> CliError {

@@ -35,7 +35,13 @@
 //! a C `main` — runs as a WASI command instead ([`ModuleMode::Command`]):
 //! each item runs a fresh instance with the item's JSON on stdin, and its
 //! stdout is the result (or, with [`PoolBuilder::raw_output`], its text);
-//! the task name is `_start`, and there is no initializer.
+//! the task name is `_start`, and there is no initializer; its arguments
+//! ([`PoolBuilder::command_args`], `{}` for the item) follow `argv[0]`.
+//!
+//! A WebAssembly component of the world `rpool:task/task` (`wit/rpool.wit`:
+//! Python and JavaScript tasks, built with componentize-py or
+//! componentize-js) runs as [`ModuleMode::Component`]: the same JSON calls,
+//! sandbox, limits and cache, on WASI preview 2.
 //! [`ModuleInfo::inspect`] tells which mode a module runs in, and what it
 //! imports and exports, without running it.
 //!

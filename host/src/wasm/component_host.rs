@@ -5,10 +5,10 @@
 
 use wasmtime::component::{Linker, ResourceTable};
 use wasmtime::{Engine, Store};
-use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::limits::{Limits, format_size};
-use super::sandbox::DirGrant;
+use super::sandbox::{self, DirGrant};
 
 /// What one component instance's host side holds: its WASI context and
 /// resource table, and the memory its limiter has granted.
@@ -67,15 +67,8 @@ pub(crate) fn new_store(
     dirs: &[DirGrant],
     limits: &Limits,
 ) -> Result<Store<ComponentState>, String> {
-    let mut wasi = WasiCtxBuilder::new();
-    for (k, v) in env {
-        wasi.env(k, v);
-    }
-    for dir in dirs {
-        let perms = if dir.read_only { FsPerms::ReadOnly } else { FsPerms::ReadWrite };
-        wasi.preopened_dir(&dir.host, &dir.guest, perms)
-            .map_err(|e| format!("cannot grant directory {}: {e}", dir.host.display()))?;
-    }
+    // The same sandbox as a core module's (preview 1 and 2 share the builder).
+    let mut wasi = sandbox::wasi_builder(env, dirs)?;
     // No sockets at all: the default address check denies every address;
     // this also refuses to create them.
     wasi.allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false);

@@ -92,6 +92,18 @@ pub(crate) fn arm<T>(store: &mut wasmtime::Store<T>, limits: &Limits) {
     }
 }
 
+/// No limit outside calls (a component's instantiation, which runs its
+/// guest runtime's start-up).
+pub(crate) fn disarm<T>(store: &mut wasmtime::Store<T>, limits: &Limits) {
+    if limits.fuel.is_some() {
+        store.set_fuel(u64::MAX).expect("fuel is enabled with a fuel limit");
+    }
+    if limits.timeout.is_some() {
+        // The delta is added to the current epoch, so not u64::MAX.
+        store.set_epoch_deadline(u64::MAX / 2);
+    }
+}
+
 /// A duration as a person writes it: `500ms`, `2s`, `1.5s`, `1m`.
 pub fn format_duration(d: Duration) -> String {
     let ms = d.as_millis();

@@ -174,7 +174,7 @@ impl TaskInstance {
             }
         }
         let output = self.store.data().output.get().unwrap_or_default();
-        Ok(ChunkResults::parse(output, count))
+        Ok(ChunkResults::parse(output, count, max_output))
     }
 
     /// Whether `export` can take chunk calls: it has a chunk export, and no
@@ -203,13 +203,18 @@ pub(crate) struct ChunkResults {
 
 impl ChunkResults {
     /// `count` results of `status: u8` (0 success, 1 failure), `len: u32`,
-    /// payload, end to end; `None` if the output is not exactly that.
-    fn parse(output: &[u8], count: usize) -> Option<ChunkResults> {
+    /// payload, end to end; `None` if the output is not exactly that, or if
+    /// an item's payload is over the per-item output limit (run one by one,
+    /// that item then fails as it would have alone).
+    fn parse(output: &[u8], count: usize, max_output: u64) -> Option<ChunkResults> {
         let mut items = Vec::with_capacity(count);
         let mut at = 0;
         while at < output.len() {
             let status = *output.get(at)?;
             let len = u32::from_le_bytes(output.get(at + 1..at + 5)?.try_into().ok()?) as usize;
+            if len as u64 > max_output {
+                return None;
+            }
             let payload = at + 5..at + 5 + len;
             let bytes = output.get(payload.clone())?;
             let status = match status {

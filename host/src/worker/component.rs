@@ -11,7 +11,7 @@ use wasmtime::{Engine, Store};
 use super::abi::{ExportId, Outcome, Recipe};
 use crate::module::component::{WorldExports, world_exports};
 use crate::wasm::component_host::{self, ComponentState};
-use crate::wasm::limits::{Limits, format_size};
+use crate::wasm::limits::{arm, disarm, format_size};
 use crate::wasm::trap::{describe_trap, trap_location};
 use crate::wire::{self, Status};
 
@@ -163,22 +163,6 @@ fn instantiate(
         .get_typed_func::<(&str, &str), (Result<String, String>,)>(&mut store, &exports.call)
         .map_err(|e| fatal("call", e))?;
     Ok((store, Funcs { init: *init.func(), call: *call.func() }))
-}
-
-/// Gives the store one call's fuel and deadline.
-fn arm(store: &mut Store<ComponentState>, limits: &Limits) {
-    crate::wasm::limits::arm(store, limits);
-}
-
-/// No limit outside calls.
-fn disarm(store: &mut Store<ComponentState>, limits: &Limits) {
-    if limits.fuel.is_some() {
-        store.set_fuel(u64::MAX).expect("fuel is enabled with a fuel limit");
-    }
-    if limits.timeout.is_some() {
-        // The delta is added to the current epoch, so not u64::MAX.
-        store.set_epoch_deadline(u64::MAX / 2);
-    }
 }
 
 /// An error message cut to the output limit (at a character boundary).
