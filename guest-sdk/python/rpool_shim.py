@@ -6,9 +6,13 @@ WebAssembly component for the WIT world ``rpool:task/task`` (``wit/rpool.wit``):
     componentize-py -d wit -w task componentize rpool_shim \
         -p guest-sdk/python -p DIR_OF_TASKS_PY -o tasks.wasm
 
+``rpool-wasm build my_jobs.py`` runs that command with a copy of this shim, for a module of any
+name: it writes a module ``rpool_task_module`` beside the shim whose ``NAME`` is the author's
+module (``"my_jobs"``). Without one, the author's module is ``tasks``.
+
 The author writes ordinary functions; this shim:
 
-- lists the tasks: the functions defined in ``tasks`` whose names do not start with ``_``, in the
+- lists the tasks: the functions defined in the author's module whose names do not start with ``_``, in the
   order they are written (or, if the module has ``__all__``, the callables it names, in its order);
 - decodes each call's JSON array of positional arguments and calls ``f(*args)``;
 - encodes the return value as JSON (tuples become arrays, ``None`` is ``null``);
@@ -22,6 +26,7 @@ Set ``RPOOL_TRACEBACK=1`` in the workers' environment (``--env RPOOL_TRACEBACK=1
 full traceback of every failing call printed to stderr as well.
 """
 
+import importlib
 import json
 import os
 import sys
@@ -34,7 +39,16 @@ from componentize_py_types import Err, Ok
 # print() and anything else written to sys.stdout goes to stderr, as the host's worker wants.
 sys.stdout = sys.stderr
 
-import tasks as _user  # noqa: E402  (the author's module: tasks.py next to the build)
+try:
+    from rpool_task_module import NAME as _MODULE  # noqa: E402  (written by `rpool-wasm build`)
+except ModuleNotFoundError as e:
+    if e.name != "rpool_task_module":
+        raise
+    _MODULE = "tasks"
+
+# The author's module, on the path componentize-py was given (``-p``): imported while the
+# component is built, as a plain ``import`` would be.
+_user = importlib.import_module(_MODULE)
 
 _encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
 _decode = json.loads
@@ -70,7 +84,7 @@ def _report(exc):
 
 
 def _unknown(name):
-    return f"no task named {name!r} in tasks.py; tasks: {', '.join(_NAMES) or '(none)'}"
+    return f"no task named {name!r} in {_MODULE}.py; tasks: {', '.join(_NAMES) or '(none)'}"
 
 
 def _run(name, f, text):
