@@ -35,6 +35,9 @@ pub(super) enum Command {
     /// Create a task project in a new directory NAME, ready to build and run.
     #[command(after_help = super::new::NEW_EXAMPLES)]
     New(super::new::NewArgs),
+    /// Build a task module from one source file (.py, .js, .go, .c, .zig) with its toolchain.
+    #[command(after_help = super::build::BUILD_EXAMPLES)]
+    Build(super::build::BuildArgs),
 }
 
 const RUN_EXAMPLES: &str = "\

@@ -19,6 +19,10 @@ pub enum ExitCode {
     Environment = 4,
     /// The output could not be written.
     Output = 5,
+    /// `build`: the source's toolchain is not installed (the message names the package).
+    ToolchainMissing = 6,
+    /// `build`: the toolchain ran and failed, as on a syntax error (its output follows the message).
+    BuildFailed = 7,
     /// Interrupted by SIGINT (Ctrl-C): 128 + 2, as shells report it.
     Interrupted = 130,
     /// Stopped by SIGTERM: 128 + 15.
@@ -51,6 +55,17 @@ pub enum CliError {
     ItemsFailed(usize),
     /// Whoever read standard output closed it (`| head`): a quiet end (exit 0).
     StdoutClosed,
+    /// `build` found no toolchain for the source (exit 6): what is missing and how to install it.
+    ToolchainMissing(String),
+    /// A signal stopped `build` and its toolchain (exit 130 for SIGINT, 143 for SIGTERM).
+    BuildInterrupted(i32),
+    /// `build`'s toolchain failed (exit 7): a one-line summary, then the toolchain's own output.
+    BuildFailed {
+        /// What failed, on one line.
+        summary: String,
+        /// What the toolchain printed (stdout and stderr, in order).
+        output: String,
+    },
 }
 
 impl CliError {
@@ -63,8 +78,10 @@ impl CliError {
             CliError::Task(_) | CliError::ItemsFailed(_) => ExitCode::TaskFailed,
             CliError::StdoutClosed => ExitCode::Success,
             CliError::Output(_) => ExitCode::Output,
-            CliError::Signal(libc::SIGTERM) => ExitCode::Terminated,
-            CliError::Signal(_) => ExitCode::Interrupted,
+            CliError::ToolchainMissing(_) => ExitCode::ToolchainMissing,
+            CliError::BuildFailed { .. } => ExitCode::BuildFailed,
+            CliError::Signal(libc::SIGTERM) | CliError::BuildInterrupted(libc::SIGTERM) => ExitCode::Terminated,
+            CliError::Signal(_) | CliError::BuildInterrupted(_) => ExitCode::Interrupted,
         }
     }
 }
@@ -72,12 +89,27 @@ impl CliError {
 impl fmt::Display for CliError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            CliError::Usage(m) | CliError::WorkerStart(m) | CliError::Environment(m) | CliError::Output(m) => {
-                f.write_str(m)
+            CliError::Usage(m)
+            | CliError::WorkerStart(m)
+            | CliError::Environment(m)
+            | CliError::Output(m)
+            | CliError::ToolchainMissing(m) => f.write_str(m),
+            // The summary is the error's line; the toolchain's own words follow it
+            // unchanged, since its line numbers and carets are what the author needs.
+            CliError::BuildFailed { summary, output } if output.trim().is_empty() => {
+                write!(f, "{summary}, saying nothing")
             }
+            CliError::BuildFailed { summary, output } => write!(f, "{summary}; its output:\n{}", output.trim_end()),
             CliError::Task(e) => e.fmt(f),
             CliError::Signal(signal) => {
                 write!(f, "interrupted by {}; the workers were stopped", handled_signal_name(*signal))
+            }
+            CliError::BuildInterrupted(signal) => {
+                write!(
+                    f,
+                    "interrupted by {}; the toolchain was stopped, and nothing written",
+                    handled_signal_name(*signal)
+                )
             }
             CliError::ItemsFailed(1) => f.write_str("1 item failed"),
             CliError::ItemsFailed(n) => write!(f, "{n} items failed"),

@@ -3,6 +3,7 @@
 //! in a hidden mode, everything else is the command line.
 
 mod args;
+mod build;
 mod exit;
 mod input;
 mod inspect;
@@ -43,6 +44,7 @@ fn cli() -> std::process::ExitCode {
         args::Command::Inspect(inspect) => inspect::inspect(inspect),
         args::Command::Serve(serve) => serve::serve(serve),
         args::Command::New(new) => new::new(new),
+        args::Command::Build(build) => build::build(build),
         args::Command::Merge(merge) => merge::merge(merge),
         args::Command::Completions { shell } => {
             let mut command = <args::Cli as clap::CommandFactory>::command();

@@ -75,6 +75,18 @@ impl Cli {
         self
     }
 
+    /// Removes an environment variable.
+    pub fn env_remove(mut self, key: &str) -> Cli {
+        self.cmd.env_remove(key);
+        self
+    }
+
+    /// Runs in `dir` instead of the test's directory.
+    pub fn current_dir(mut self, dir: impl AsRef<Path>) -> Cli {
+        self.cmd.current_dir(dir);
+        self
+    }
+
     /// Feeds `input` to standard input.
     pub fn stdin(mut self, input: &str) -> Cli {
         self.stdin = input.as_bytes().to_vec();

@@ -268,6 +268,14 @@ fn build(lang: &Language) -> Result<PathBuf, String> {
     Ok(module)
 }
 
+/// The tutorial's four calls on a module built from a `guests/<lang>/` source.
+pub(crate) fn check_tutorial(module: &str) {
+    check_square_over_map(module);
+    check_power_over_starmap(module);
+    check_initializer_state(module);
+    check_task_error(module);
+}
+
 /// map: `square` receives `[x]`.
 fn check_square_over_map(module: &str) {
     let out = rpool(&["run", module, "--func", "square", "--map", "-"]).stdin("[1, 2, 3, 4, 5]").run();

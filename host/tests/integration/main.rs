@@ -2,6 +2,7 @@
 //! module per area. Every test runs the real binary or real worker
 //! processes on guests built from source (`tests/build.rs`).
 
+mod build;
 mod cli;
 mod cluster;
 mod command_mode;

@@ -1,7 +1,8 @@
 //! `rpool-wasm new`: each language's scaffold builds with the commands it
-//! prints and runs through the real binary. Rust always; C, Zig and
+//! prints and runs through the real binary. Rust always; C, Zig, Go and
 //! AssemblyScript when their toolchains are here (as in `languages.rs`: a
 //! loud `SKIPPED:` otherwise, a failure under `RPOOL_REQUIRE_TOOLCHAINS=1`).
+//! The C, Zig and Go scaffolds also build with `rpool-wasm build`.
 
 use std::path::Path;
 
@@ -72,24 +73,54 @@ fn rust_depends_on_the_registry_by_default() {
     assert!(manifest.contains(&format!("rpool-guest = {{ path = \"{}\" }}", sdk.display())), "{manifest}");
 }
 
-/// The scaffolder writes copies of the SDKs compiled into the binary
-/// (`host/cli/templates/sdk`), so that the package needs nothing outside
-/// its folder: they must be the SDKs of `guest-sdk/`.
+/// `new` and `build` write copies of the SDKs and of the WIT world compiled
+/// into the binary (`host/cli/templates/sdk`, `host/cli/templates/wit`), so
+/// that the package needs nothing outside its folder: they must be the SDKs
+/// of `guest-sdk/` and the world of `wit/`.
 #[test]
-fn the_scaffolds_sdk_copies_are_the_sdks() {
+fn the_binarys_sdk_copies_are_the_sdks() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let go = ["go.mod", "rpool.go", "fast.go", "abi_wasm.go", "abi_native.go", "README.md"]
-        .map(|file| (format!("go/{file}"), format!("go/{file}")));
-    let single = [("rpool.h", "c/rpool.h"), ("rpool.zig", "zig/rpool.zig"), ("rpool.ts", "assemblyscript/rpool.ts")]
-        .map(|(copy, original)| (copy.to_string(), original.to_string()));
-    for (copy, original) in single.into_iter().chain(go) {
-        let copied = std::fs::read_to_string(root.join("cli/templates/sdk").join(&copy)).unwrap();
-        let source = std::fs::read_to_string(root.join("../guest-sdk").join(&original)).unwrap();
-        assert!(copied == source, "host/cli/templates/sdk/{copy} differs from guest-sdk/{original}: copy it over");
+        .map(|file| (format!("sdk/go/{file}"), format!("guest-sdk/go/{file}")));
+    let single = [
+        ("rpool.h", "c/rpool.h"),
+        ("rpool.zig", "zig/rpool.zig"),
+        ("rpool.ts", "assemblyscript/rpool.ts"),
+        ("python/rpool_shim.py", "python/rpool_shim.py"),
+        ("javascript/build.mjs", "javascript/build.mjs"),
+        ("javascript/rpool_shim.js", "javascript/rpool_shim.js"),
+    ]
+    .map(|(copy, original)| (format!("sdk/{copy}"), format!("guest-sdk/{original}")));
+    // The whole world, both ways: a file added to wit/ must be copied too.
+    let mut wit = Vec::new();
+    files_under(&root.join("../wit"), &mut wit);
+    files_under(&root.join("cli/templates/wit"), &mut wit);
+    let wit = wit.into_iter().map(|file| (format!("wit/{file}"), format!("wit/{file}")));
+    for (copy, original) in single.into_iter().chain(go).chain(wit) {
+        let read = |path: &Path| std::fs::read_to_string(path).unwrap_or_else(|e| format!("({e})"));
+        let (copied, source) = (read(&root.join("cli/templates").join(&copy)), read(&root.join("..").join(&original)));
+        assert!(copied == source, "host/cli/templates/{copy} differs from {original}: copy it over");
     }
 }
 
-/// Builds a C, Zig or AssemblyScript scaffold with its `./build.sh`.
+/// The paths of the files under `dir`, relative to it, appended to `found`.
+fn files_under(dir: &Path, found: &mut Vec<String>) {
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(next) = pending.pop() {
+        for entry in std::fs::read_dir(&next).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                found.push(path.strip_prefix(dir).unwrap().to_str().unwrap().to_string());
+            }
+        }
+    }
+}
+
+/// Builds a C, Zig, Go or AssemblyScript scaffold with its `./build.sh`,
+/// then (but AssemblyScript, which `build` does not take) with
+/// `rpool-wasm build` from its folder.
 fn check_scaffold(lang: &'static Language, flag: &str, env: &[(&str, &Path)]) {
     if !languages::toolchain(lang) {
         return;
@@ -104,6 +135,12 @@ fn check_scaffold(lang: &'static Language, flag: &str, env: &[(&str, &Path)]) {
     }
     build.run().success();
     check_runs(&dir, &format!("task-{flag}.wasm"));
+    if flag == "assemblyscript" {
+        return;
+    }
+    // The flag is the extension: task.c, task.zig, task.go.
+    rpool(&["build", &format!("task.{flag}"), "-o", "built.wasm"]).current_dir(&dir).run().success();
+    check_runs(&dir, "built.wasm");
 }
 
 #[test]
