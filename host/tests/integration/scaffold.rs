@@ -1,15 +1,16 @@
 //! `rpool-wasm new`: each language's scaffold builds with the commands it
-//! prints and runs through the real binary. Rust always; C, Zig, Go and
-//! AssemblyScript when their toolchains are here (as in `languages.rs`: a
-//! loud `SKIPPED:` otherwise, a failure under `RPOOL_REQUIRE_TOOLCHAINS=1`).
-//! The C, Zig and Go scaffolds also build with `rpool-wasm build`.
+//! prints and runs through the real binary. Rust always; C, Zig, Go,
+//! AssemblyScript, Python and JavaScript when their toolchains are here (as
+//! in `languages.rs`: a loud `SKIPPED:` otherwise, a failure under
+//! `RPOOL_REQUIRE_TOOLCHAINS=1`). The C, Zig and Go scaffolds also build
+//! with `rpool-wasm build`, as the Python and JavaScript ones do.
 
 use std::path::Path;
 
 use rpool_wasm_tests::{Cli, Scratch};
 use serde_json::json;
 
-use crate::languages::{self, ASSEMBLYSCRIPT, C, GO, Language, ZIG};
+use crate::languages::{self, ASSEMBLYSCRIPT, C, GO, JAVASCRIPT, Language, PYTHON, ZIG};
 use crate::rpool;
 
 /// `rpool-wasm new DIR ARGS…`, which must succeed; returns what it printed.
@@ -141,6 +142,63 @@ fn check_scaffold(lang: &'static Language, flag: &str, env: &[(&str, &Path)]) {
     // The flag is the extension: task.c, task.zig, task.go.
     rpool(&["build", &format!("task.{flag}"), "-o", "built.wasm"]).current_dir(&dir).run().success();
     check_runs(&dir, "built.wasm");
+}
+
+/// Builds a Python or JavaScript scaffold with the command it prints (for
+/// JavaScript, without `npm install`: `env` names the SDK's componentize-js),
+/// and runs it: `square` over inputs.json, and its error for a string.
+/// Returns the module, and the scratch directory that holds it.
+fn check_component_scaffold(flag: &str, env: &[(&str, &Path)]) -> (Scratch, String) {
+    let scratch = Scratch::new();
+    let dir = scratch.path().join(format!("task-{flag}"));
+    let printed = new(&dir, &["--lang", flag]);
+    let source = if flag == "python" { "tasks.py" } else { "tasks.js" };
+    let install = if flag == "python" { "" } else { "npm install && " };
+    assert!(
+        printed.contains(&format!("{install}rpool-wasm build {source} && rpool-wasm run tasks.wasm --map inputs.json")),
+        "{printed}"
+    );
+    let mut build = rpool(&["build", source]).current_dir(&dir);
+    for (key, value) in env {
+        build = build.env(key, value);
+    }
+    build.run().success();
+    let module = dir.join("tasks.wasm");
+    let inputs = dir.join("inputs.json");
+    let out = rpool(&["run", module.to_str().unwrap(), "--map", inputs.to_str().unwrap()]).run();
+    assert_eq!(out.json(), json!([1, 4, 9, 16, 25]));
+    let out = rpool(&["run", module.to_str().unwrap(), "--map", "-"]).stdin(r#"["a"]"#).run();
+    out.failure(1);
+    let got = if flag == "python" { "'a'" } else { "\"a\"" };
+    out.one_line_error(&format!("item 0: square failed: TypeError: square expects a number, got {got}"));
+    let module = module.to_str().unwrap().to_string();
+    (scratch, module)
+}
+
+#[test]
+fn python() {
+    if !languages::toolchain(&PYTHON) {
+        return;
+    }
+    let (_scratch, module) = check_component_scaffold("python", &[]);
+    // Python's integers are exact past 64 bits.
+    let out = rpool(&["run", &module, "--map", "-"]).stdin("[3037000500]").run();
+    assert_eq!(out.json(), json!([9223372037000250000u64]));
+}
+
+#[test]
+fn javascript() {
+    if !languages::toolchain(&JAVASCRIPT) {
+        return;
+    }
+    // The SDK's componentize-js, which `npm ci` installed, rather than an
+    // `npm install` (network) in the new project.
+    let sdk = languages::repo_root().join("guest-sdk/javascript");
+    let (_scratch, module) = check_component_scaffold("javascript", &[("RPOOL_COMPONENTIZE_JS", &sdk)]);
+    // A double past 2^53 is not exact: the template says so rather than round.
+    let out = rpool(&["run", &module, "--map", "-"]).stdin("[3037000500]").run();
+    out.failure(1);
+    out.one_line_error("item 0: square failed: RangeError: square(3037000500) is past 2^53, where doubles lose digits");
 }
 
 #[test]
