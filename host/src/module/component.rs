@@ -20,9 +20,8 @@ pub(crate) struct WorldExports {
     pub tasks: ComponentExportIndex,
     pub init: ComponentExportIndex,
     pub call: ComponentExportIndex,
-    /// `call-chunk`, which the world makes optional (the worker calls `call`
-    /// per item today; see docs/abi.md).
-    #[allow(dead_code)]
+    /// `call-chunk`, which the world makes optional: the worker runs tiny
+    /// items through it in groups (`worker::pace`).
     pub call_chunk: Option<ComponentExportIndex>,
 }
 

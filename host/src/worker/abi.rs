@@ -194,6 +194,26 @@ impl TaskInstance {
     }
 }
 
+impl super::pace::GroupCalls for TaskInstance {
+    fn call(&mut self, export: ExportId, args: &[u8]) -> Result<Outcome<'_>, String> {
+        TaskInstance::call(self, export, args)
+    }
+
+    fn call_group(
+        &mut self,
+        export: ExportId,
+        group: &[(u64, &[u8])],
+        raw: &[u8],
+        output: &mut impl std::io::Write,
+    ) -> Result<bool, String> {
+        let Some(results) = self.call_chunk(export, group.len(), raw)? else { return Ok(false) };
+        for (&(index, _), outcome) in group.iter().zip(results.outcomes()) {
+            wire::write_result(output, index, outcome.status, &outcome.payload).map_err(super::io_err)?;
+        }
+        Ok(true)
+    }
+}
+
 /// A chunk call's results, parsed: for each item, its status and where its
 /// payload lies in the output.
 pub(crate) struct ChunkResults {

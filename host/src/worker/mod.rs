@@ -144,13 +144,21 @@ fn serve(input: &mut BufReader<impl io::Read>, output: &mut impl Write) -> Resul
         };
         let started = coarse_now();
         let export = runner.export(chunk.func);
-        if let (Runner::Abi(instance), Some(export)) = (&mut runner, export)
-            && instance.can_chunk(export)?
-        {
-            // Tiny items in groups, a call each (see `pace`).
-            pace::run_in_groups(instance, export, &chunk, &mut pace, output)?;
-        } else {
-            run_one_by_one(&mut runner, export, &chunk, output)?;
+        // Tiny items in groups, a call each, where the task can take them
+        // (see `pace`).
+        let grouped = match (&mut runner, export) {
+            (Runner::Abi(instance), Some(export)) => instance.can_chunk(export)?,
+            (Runner::Component(component), Some(_)) => component.can_chunk(),
+            _ => false,
+        };
+        match (&mut runner, export) {
+            (Runner::Abi(instance), Some(export)) if grouped => {
+                pace::run_in_groups(instance, export, &chunk, &mut pace, output)?;
+            }
+            (Runner::Component(component), Some(export)) if grouped => {
+                pace::run_in_groups(component, export, &chunk, &mut pace, output)?;
+            }
+            _ => run_one_by_one(&mut runner, export, &chunk, output)?,
         }
         // A quick chunk with the next one already waiting: its results go out
         // with the next chunk's, in one write and one wake-up of the parent.

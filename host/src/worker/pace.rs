@@ -1,16 +1,36 @@
 //! How a worker runs a chunk whose task takes chunk calls (`docs/abi.md`,
-//! "Chunk calls"): in groups of items, each one call, sized so that a group
-//! takes about [`GROUP_SPAN`]. Tiny items then cost one wasm call per few
-//! thousand instead of one each; slow items still go one by one, so that
-//! each result leaves as soon as it is ready (a chunk of 200 ms items does
-//! not hold its first result for a second).
+//! "Chunk calls"; a component's `call-chunk`): in groups of items, each one
+//! call, sized so that a group takes about [`GROUP_SPAN`]. Tiny items then
+//! cost one wasm call per few thousand instead of one each; slow items still
+//! go one by one, so that each result leaves as soon as it is ready (a chunk
+//! of 200 ms items does not hold its first result for a second).
 
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use super::abi::{ExportId, TaskInstance};
+use super::abi::{ExportId, Outcome};
 use super::io_err;
 use crate::wire::{self, ChunkView};
+
+/// A runner whose task can take a group of items in one call: an ABI v1
+/// instance with an `rpool:chunk:` export, or a component's `call-chunk`.
+pub(super) trait GroupCalls {
+    /// Runs one item alone.
+    fn call(&mut self, export: ExportId, args: &[u8]) -> Result<Outcome<'_>, String>;
+
+    /// Runs `group` (each item's index and argument array; `raw` is the
+    /// same items as the chunk frame holds them, end to end) in one call,
+    /// writing each item's result frame to `output`. `Ok(false)`: nothing
+    /// was written and the items must run one by one (the group call
+    /// trapped, or could not give each item its own outcome).
+    fn call_group(
+        &mut self,
+        export: ExportId,
+        group: &[(u64, &[u8])],
+        raw: &[u8],
+        output: &mut impl Write,
+    ) -> Result<bool, String>;
+}
 
 /// About how long one group of items may run before its results go out.
 const GROUP_SPAN: Duration = Duration::from_millis(2);
@@ -50,7 +70,7 @@ impl Pace {
 /// result frame, and flushing whenever a group's results have waited long
 /// enough. `Err`: the worker cannot go on.
 pub(super) fn run_in_groups(
-    instance: &mut TaskInstance,
+    instance: &mut impl GroupCalls,
     export: ExportId,
     chunk: &ChunkView<'_>,
     pace: &mut Pace,
@@ -71,21 +91,11 @@ pub(super) fn run_in_groups(
         let Some(&(_, last)) = group.last() else { return Ok(()) };
         let end = last.as_ptr() as usize + last.len() - raw.as_ptr() as usize;
         let started = Instant::now();
-        let results = match group.len() {
-            1 => None,
-            n => instance.call_chunk(export, n, &raw[start..end])?,
-        };
-        match results {
-            Some(results) => {
-                for (&(index, _), outcome) in group.iter().zip(results.outcomes()) {
-                    wire::write_result(output, index, outcome.status, &outcome.payload).map_err(io_err)?;
-                }
-            }
-            None => {
-                for &(index, args) in &group {
-                    let outcome = instance.call(export, args)?;
-                    wire::write_result(output, index, outcome.status, &outcome.payload).map_err(io_err)?;
-                }
+        let grouped = group.len() > 1 && instance.call_group(export, &group, &raw[start..end], output)?;
+        if !grouped {
+            for &(index, args) in &group {
+                let outcome = instance.call(export, args)?;
+                wire::write_result(output, index, outcome.status, &outcome.payload).map_err(io_err)?;
             }
         }
         let now = Instant::now();

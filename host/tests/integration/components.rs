@@ -103,6 +103,59 @@ fn sandbox_and_limits(lang: &'static Language) {
     out.one_line_error("the module has no export `nope`; its task exports are: square, slow_square");
 }
 
+/// Tiny items go through `call-chunk` in groups (`worker/pace.rs`): each
+/// item still gets its own outcome — errors, the output limit, a trap in the
+/// middle of a group (the instance rebuilt, the initializer run again) —
+/// exactly as one call per item would give.
+fn groups(lang: &'static Language) {
+    let Some(module) = languages::built(lang) else { return };
+    let n = 3000_i64;
+    let run = |args: &[&str], items: &[i64]| {
+        let stdin = serde_json::to_string(items).unwrap();
+        rpool(&[&["run", module, "-w", "1", "--chunksize", "3000", "--keep-going"][..], args].concat())
+            .stdin(&stdin)
+            .run()
+    };
+    // Every 97th item fails; the others are squared.
+    let items: Vec<i64> = (0..n).map(|i| if i % 97 == 50 { -i } else { i }).collect();
+    let out = run(&["--func", "task", "--map", "-"], &items);
+    out.failure(1);
+    let expected: Vec<serde_json::Value> =
+        items.iter().map(|&x| if x < 0 { json!(null) } else { json!(x * x) }).collect();
+    assert_eq!(stdout_json(&out.stdout), json!(expected), "{}", out.stderr);
+    let kind = error_kind(lang);
+    assert!(out.stderr.contains(&format!("item 2960: task failed: {kind}: Negative!")), "{}", out.stderr);
+    // The output limit is per item: 4-digit squares are over 3 bytes.
+    let items: Vec<i64> = (0..n).collect();
+    let out = run(&["--func", "square", "--map", "-", "--max-output", "3"], &items);
+    out.failure(1);
+    let expected: Vec<serde_json::Value> =
+        items.iter().map(|&x| if x * x > 999 { json!(null) } else { json!(x * x) }).collect();
+    assert_eq!(stdout_json(&out.stdout), json!(expected), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("item 32: square returned invalid JSON: the result is 4 bytes, more than the limit"),
+        "{}",
+        out.stderr
+    );
+    // A trap deep in a chunk of tiny items fails that item alone.
+    let mut items = vec![1_i64; n as usize];
+    items[2000] = 2;
+    let out = run(&["--func", "abort_on", "--map", "-"], &items);
+    out.failure(1);
+    let expected: Vec<serde_json::Value> = items.iter().map(|&x| if x == 2 { json!(null) } else { json!(x) }).collect();
+    assert_eq!(stdout_json(&out.stdout), json!(expected), "{}", out.stderr);
+    assert!(out.stderr.contains("item 2000: abort_on trapped"), "{}", out.stderr);
+    // The initializer's state is seen by every group.
+    let items: Vec<i64> = (0..n).collect();
+    let out =
+        rpool(&["run", module, "-w", "1", "--func", "process_item", "--init", "init_worker", "--init-args", "[3]"])
+            .args(["--map", "-", "--chunksize", "3000"])
+            .stdin(&serde_json::to_string(&items).unwrap())
+            .run();
+    let expected: Vec<i64> = items.iter().map(|x| x * 3).collect();
+    assert_eq!(out.json(), json!(expected));
+}
+
 /// The JSON a failed run (with `--keep-going`) printed.
 fn stdout_json(stdout: &str) -> serde_json::Value {
     serde_json::from_str(stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}"))
@@ -126,4 +179,14 @@ fn javascript_runs_the_tutorial() {
 #[test]
 fn javascript_sandbox_and_limits() {
     sandbox_and_limits(&JAVASCRIPT);
+}
+
+#[test]
+fn python_groups_of_tiny_items() {
+    groups(&PYTHON);
+}
+
+#[test]
+fn javascript_groups_of_tiny_items() {
+    groups(&JAVASCRIPT);
 }
