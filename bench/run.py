@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""rpool-wasm benchmark suite (issue 4): rpool-wasm side by side with its peers, on one machine.
+"""rpool-wasm benchmark suite (issues 4, 11, 12, 13): rpool-wasm side by side with its peers, on one machine.
 
     python3 bench/run.py [--quick] [--reps N] [--only W1,W3] [--no-build] [--out FILE] [--json FILE]
 
@@ -10,6 +10,10 @@ output into a file. The peers, all run in the same run on the same machine:
   python      bench/python_pool.py: multiprocessing.Pool, the same functions in pure Python
   native      bench/native: the same functions in Rust, rayon on a pool of exactly N threads
   wasmtime    `wasmtime run` once per item (a shell loop), only if a wasmtime CLI is on PATH
+
+W1–W6 are the pool against these peers (here); C1–C2 the cluster through a real nats-server against
+the local pool (cluster.py); L1–L5 Python and JavaScript components against CPython's Pool and
+Node's worker threads running the same source files (languages.py). common.py holds what they share.
 
 Every peer's output is checked against rpool-wasm's (the same JSON); a mismatch aborts the run.
 Writes BENCHMARKS.md (repo root) and bench/results.json (every rep's time). A --quick or
@@ -22,20 +26,21 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import hashlib
 import json
 import os
 import platform
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+import cluster
+import languages
+from common import (MIB, PRIMES, PRIMES_EXPECTED, QUICK_PRIMES, ROOT, Runner, check, describe_mismatch, die, fmt_s,
+                    loadavg, log, sh, sha256, summary, write_inputs, write_range)
+
 BENCH = ROOT / "bench"
 RPOOL = ROOT / "target" / "release" / "rpool-wasm"
 GUESTS = ROOT / "guests" / "target" / "wasm32-wasip1" / "release"
@@ -48,34 +53,11 @@ PYTHON_POOL = BENCH / "python_pool.py"
 
 TOOLS = ["rpool-wasm", "python", "native", "wasmtime"]
 PEERS = ["python", "native", "wasmtime"]
-PRIMES = [112272535095295, 100109100129100369, 100109100129101027, 100109100129100151, 100109100129162907]
-PRIMES_EXPECTED = [False, False, False, True, True]
-# --quick: the same shape (composite, composite, composite, prime, prime), far less work.
-QUICK_PRIMES = [112272535095295, 99999999999999, 100000000000001, 100000000000031, 100000000000067]
-MIB = 1024 * 1024
-
-
-def log(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
-
-
-def die(msg: str) -> None:
-    log(f"\nbench: FAILED: {msg}")
-    sys.exit(1)
 
 
 # ------------------------------------------------------------------------------------------------
 # Setup
 # ------------------------------------------------------------------------------------------------
-
-
-def sh(cmd: list[str], **kw) -> str:
-    """Runs a setup command; its output on failure."""
-    log("$ " + " ".join(str(c) for c in cmd))
-    proc = subprocess.run(cmd, cwd=ROOT, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, **kw)
-    if proc.returncode != 0:
-        die(f"{' '.join(map(str, cmd))} exited {proc.returncode}:\n{proc.stdout[-4000:]}")
-    return proc.stdout
 
 
 def build(wasmtime: str | None, no_build: bool) -> None:
@@ -139,147 +121,9 @@ def machine_info(wasmtime: str | None) -> dict:
     return info
 
 
-def loadavg() -> str:
-    try:
-        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-    except OSError:
-        return "unknown"
-
-
 # ------------------------------------------------------------------------------------------------
 # Running and timing one command
 # ------------------------------------------------------------------------------------------------
-
-
-def read_hwm(pid: int) -> int | None:
-    """Peak resident set size (VmHWM) of a live process, in bytes."""
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
-
-
-def descendants(pid: int) -> set[int]:
-    parents: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                stat = f.read()
-            ppid = int(stat[stat.rfind(")") + 2:].split()[1])
-        except (OSError, ValueError, IndexError):
-            continue
-        parents.setdefault(ppid, []).append(int(entry))
-    found, todo = set(), [pid]
-    while todo:
-        for child in parents.get(todo.pop(), []):
-            if child not in found:
-                found.add(child)
-                todo.append(child)
-    return found
-
-
-class MemorySampler(threading.Thread):
-    """Polls VmHWM of a process and of its descendants while it runs."""
-
-    def __init__(self, pid: int, interval: float = 0.02):
-        super().__init__(daemon=True)
-        self.pid, self.interval = pid, interval
-        self.host = 0
-        self.children: dict[int, int] = {}
-        self.stop = threading.Event()
-
-    def run(self) -> None:
-        while not self.stop.is_set():
-            hwm = read_hwm(self.pid)
-            if hwm is not None:
-                self.host = max(self.host, hwm)
-            for child in descendants(self.pid):
-                hwm = read_hwm(child)
-                if hwm is not None:
-                    self.children[child] = max(self.children.get(child, 0), hwm)
-            self.stop.wait(self.interval)
-
-
-class Runner:
-    def __init__(self, tmp: Path):
-        self.tmp = tmp
-        self.count = 0
-
-    def run(self, cmd: list[str], env: dict | None = None, memory: bool = False) -> dict:
-        """Runs cmd (stdout into a file) and returns {seconds, out: Path, [host_rss, worker_rss]}."""
-        self.count += 1
-        out = self.tmp / f"out-{self.count}.txt"
-        full_env = dict(os.environ)
-        full_env.update(env or {})
-        with open(out, "wb") as stdout, open(self.tmp / "stderr.txt", "wb+") as stderr:
-            start = time.perf_counter()
-            proc = subprocess.Popen(cmd, stdout=stdout, stderr=stderr, stdin=subprocess.DEVNULL, env=full_env)
-            sampler = None
-            if memory:
-                sampler = MemorySampler(proc.pid)
-                sampler.start()
-            rc = proc.wait()
-            seconds = time.perf_counter() - start
-            if sampler:
-                sampler.stop.set()
-                sampler.join()
-            stderr.seek(0)
-            err = stderr.read().decode(errors="replace")
-        if rc != 0:
-            die(f"`{' '.join(map(str, cmd))}` exited {rc}:\n{err[-3000:]}")
-        result = {"seconds": seconds, "out": out}
-        if sampler:
-            result["host_rss"] = sampler.host
-            result["worker_rss"] = max(sampler.children.values(), default=0)
-            result["processes"] = 1 + len(sampler.children)
-        return result
-
-
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def same_output(ref: Path, other: Path, imap: bool) -> bool:
-    """Byte-identical, or failing that the same JSON values (whole array, or line by line)."""
-    if ref.stat().st_size == other.stat().st_size and sha256(ref) == sha256(other):
-        return True
-    if not imap:
-        try:
-            return json.loads(ref.read_bytes()) == json.loads(other.read_bytes())
-        except ValueError:
-            return False
-    with open(ref, "rb") as a, open(other, "rb") as b:
-        while True:
-            la, lb = a.readline(), b.readline()
-            if not la and not lb:
-                return True
-            if not la or not lb:
-                return False
-            try:
-                if json.loads(la) != json.loads(lb):
-                    return False
-            except ValueError:
-                return False
-
-
-def describe_mismatch(ref: Path, other: Path) -> str:
-    a, b = ref.read_bytes()[:300], other.read_bytes()[:300]
-    return f"rpool-wasm's output begins {a!r}\n  the peer's output begins {b!r}"
-
-
-def summary(times: list[float]) -> dict:
-    return {"times": times, "median": statistics.median(times), "min": min(times), "max": max(times),
-            "reps": len(times)}
 
 
 # ------------------------------------------------------------------------------------------------
@@ -330,25 +174,6 @@ class Peers:
         seconds = time.perf_counter() - start
         out.write_text("[" + ",".join(results) + "]\n")
         return {"seconds": seconds, "out": out}
-
-
-def write_inputs(path: Path, items: list) -> Path:
-    with open(path, "w") as f:
-        json.dump(items, f, separators=(",", ":"))
-    return path
-
-
-def write_range(path: Path, n: int) -> Path:
-    """[0,1,…,n-1] as a JSON file, written in blocks (10M items is ~78 MB)."""
-    with open(path, "w") as f:
-        f.write("[")
-        step = 100_000
-        for start in range(0, n, step):
-            if start:
-                f.write(",")
-            f.write(",".join(map(str, range(start, min(n, start + step)))))
-        f.write("]")
-    return path
 
 
 def timed_comparison(ctx, key: str, func: str, mode: str, inputs: Path, items_for_wasmtime, workers: int,
@@ -406,11 +231,6 @@ def wasmtime_column(ctx, key, func, items, reference: Path, reps: int, sample: i
     if sample is not None:
         result["extrapolated_from_items"] = len(run_items)
     return result
-
-
-def check(key: str, tool: str, reference: Path, out: Path, imap: bool) -> None:
-    if not same_output(reference, out, imap):
-        die(f"{key}: {tool}'s output differs from rpool-wasm's:\n  {describe_mismatch(reference, out)}")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -507,7 +327,7 @@ def w5(ctx):
     items = base * copies
     inputs = write_inputs(ctx["tmp"] / "w5.json", items)
     counts = list(range(1, nproc + 1)) if nproc <= 8 else sorted({1, 2, 4, 8, 16, 32, 64, 128, nproc} & set(range(1, nproc + 1)))
-    log(f"[W5] warm-up run")
+    log("[W5] warm-up run")
     reference = runner.run(peers.command("rpool-wasm", "check_prime", "map", inputs, nproc, 1), peers.rpool_env())["out"]
     by_tool: dict[str, dict] = {"rpool-wasm": {}, "native": {}}
     for workers in counts:
@@ -579,10 +399,13 @@ def w6(ctx):
             "sizes": sizes}
 
 
-WORKLOADS = {"W1": w1, "W2": w2, "W3": w3, "W4": w4, "W5": w5, "W6": w6}
+# W: the pool against its peers (issues 4 and 13); C: the cluster (bench/cluster.py, issue 11);
+# L: Python and JavaScript components (bench/languages.py, issue 12).
+WORKLOADS = {"W1": w1, "W2": w2, "W3": w3, "W4": w4, "W5": w5, "W6": w6} | cluster.WORKLOADS | languages.WORKLOADS
 # Reps when --reps is not given: 5, fewer for the slow workloads, more for the tiny start-up one.
-DEFAULT_REPS = {"W1": 5, "W2": 5, "W3": 5, "W4": 10, "W5": 3, "W6": 3}
-QUICK_REPS = {"W1": 2, "W2": 2, "W3": 2, "W4": 3, "W5": 1, "W6": 1}
+DEFAULT_REPS = ({"W1": 5, "W2": 5, "W3": 5, "W4": 10, "W5": 3, "W6": 3} | cluster.DEFAULT_REPS
+                | languages.DEFAULT_REPS)
+QUICK_REPS = {"W1": 2, "W2": 2, "W3": 2, "W4": 3, "W5": 1, "W6": 1} | cluster.QUICK_REPS | languages.QUICK_REPS
 
 
 # ------------------------------------------------------------------------------------------------
@@ -612,10 +435,12 @@ def targets(results: dict) -> list[dict]:
     def vs_python(r):
         return f"{r:.2f}× faster than Python" if r >= 1 else f"{1 / r:.2f}× slower than Python"
 
-    for key, factor in [("W1", 8), ("W2", 10)]:
+    for key, factor, native in [("W1", 8, 1.3), ("W2", 10, 3)]:
         if key in wl:
             r = ratio(key, "python")
             add(key, f"≥ {factor}× faster than Python", vs_python(r), r >= factor)
+            n = ratio(key, "native")
+            add(key, f"within {native}× of native rayon (issue 13)", f"{1 / n:.2f}× native's time", 1 / n <= native)
     if "W3" in wl:
         r = ratio("W3", "python")
         add("W3", "≥ 15× faster than Python", vs_python(r), r >= 15)
@@ -624,6 +449,7 @@ def targets(results: dict) -> list[dict]:
     if "W4" in wl:
         t = med(wl["W4"], "rpool-wasm (warm cache)")
         add("W4", "≤ 15 ms with a warm cache", f"{t * 1000:.1f} ms", t <= 0.015)
+        add("W4", "≤ 4 ms with a warm cache (issue 13)", f"{t * 1000:.1f} ms", t <= 0.004)
     if "W5" in wl:
         rows_ = wl["W5"]["scaling"]["rpool-wasm"]
         if "2" in rows_:
@@ -638,13 +464,10 @@ def targets(results: dict) -> list[dict]:
         add("W6", "host RSS flat, ≤ 64 MiB",
             f"{hb / MIB:.0f} MiB at {int(big):,} items ({hs / MIB:.0f} MiB at {int(small):,})",
             hb <= 64 * MIB and hb <= max(hs * 1.25, hs + 8 * MIB))
+    # The cluster and language workloads state their own targets.
+    for w in wl.values():
+        rows += w.get("targets", [])
     return rows
-
-
-def fmt_s(seconds: float) -> str:
-    if seconds < 1:
-        return f"{seconds * 1000:.1f} ms"
-    return f"{seconds:.2f} s"
 
 
 def fmt_ratio(peer: float, rpool: float) -> str:
@@ -665,6 +488,12 @@ def tool_table(w: dict) -> list[str]:
         rel = "—" if name.startswith("rpool-wasm") else fmt_ratio(t["median"], base)
         lines.append(f"| {name}{est} | {fmt_s(t['median'])} | {fmt_s(t['min'])} | {fmt_s(t['max'])} | {t['reps']} | {rel} |")
     return lines
+
+
+def table(t: dict) -> list[str]:
+    """A workload's own table: {"header": [...], "align": ["l"|"r", ...], "rows": [[...], ...]}."""
+    lines = ["| " + " | ".join(t["header"]) + " |", "|" + "|".join("---:" if a == "r" else "---" for a in t["align"]) + "|"]
+    return lines + ["| " + " | ".join(row) + " |" for row in t["rows"]]
 
 
 def report(results: dict) -> str:
@@ -698,7 +527,7 @@ def report(results: dict) -> str:
            "**wasmtime** (`wasmtime run` once per item, one after another, as a shell loop does).", ""]
     tr = results.get("targets", [])
     if tr:
-        out += ["## Targets (issue 4)", "", "| workload | target | measured (medians) | |", "|---|---|---|---|"]
+        out += ["## Targets (issues 4, 11, 12 and 13)", "", "| workload | target | measured (medians) | |", "|---|---|---|---|"]
         for t in tr:
             out.append(f"| {t['workload']} | {t['target']} | {t['measured']} | {'met' if t['met'] else '**not met**'} |")
         out.append("")
@@ -706,6 +535,8 @@ def report(results: dict) -> str:
         out += [f"## {w['title']}", ""]
         if "skipped" in w:
             out += [f"Skipped: {w['skipped']}.", ""]
+        elif "table" in w:
+            out += table(w["table"]) + [""] + [line for note in w.get("notes", []) for line in (note, "")]
         elif "tools" in w:
             out += tool_table(w) + [""]
         elif "scaling" in w:
@@ -803,6 +634,7 @@ def main() -> None:
         "references": {},
     }
     ctx["peers"].snapshot()
+    ctx |= {"rpool": RPOOL, "python": sys.executable, "tutorial_wasm": TUTORIAL_WASM, "square_wasm": SQUARE_WASM}
     machine["rpool_wasm_binary"] = f"sha256 {sha256(RPOOL)[:16]}…, built " + datetime.datetime.fromtimestamp(
         (ROOT / "target" / "release" / "rpool-wasm").stat().st_mtime, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
     results = {"machine": machine,
