@@ -135,6 +135,7 @@ impl Job<'_> {
     }
 }
 
+/// Runs `rpool-wasm build`: the source's toolchain into a temporary file, renamed to OUT on success.
 pub(super) fn build(args: BuildArgs) -> Result<(), CliError> {
     let source = &args.source;
     let language = Language::of(source)?;

@@ -16,6 +16,7 @@ const CLANG: Tool = Tool {
 
 const RPOOL_H: &str = include_str!("../templates/sdk/rpool.h");
 
+/// Compiles the C source into `job.out`.
 pub(super) fn build(job: &Job) -> Result<Built, CliError> {
     let include = job.sdk.join("c");
     job.write_files(&include, &[("rpool.h", RPOOL_H)])?;

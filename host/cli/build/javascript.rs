@@ -26,6 +26,7 @@ const PACKAGES_ENV: &str = "RPOOL_COMPONENTIZE_JS";
 const BUILD_MJS: &str = include_str!("../templates/sdk/javascript/build.mjs");
 const SHIM: &str = include_str!("../templates/sdk/javascript/rpool_shim.js");
 
+/// Componentizes the JavaScript module into `job.out`.
 pub(super) fn build(job: &Job) -> Result<Built, CliError> {
     let modules = node_modules(job)?;
     let dir = job.sdk.join("javascript");

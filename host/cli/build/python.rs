@@ -21,6 +21,7 @@ const SHIM: &str = include_str!("../templates/sdk/python/rpool_shim.py");
 /// The module names the build itself puts on the component's path.
 const RESERVED: &[&str] = &["rpool_shim", "rpool_task_module", "wit_world", "componentize_py_types"];
 
+/// Componentizes the Python module into `job.out`.
 pub(super) fn build(job: &Job) -> Result<Built, CliError> {
     let module = job.stem();
     if !is_identifier(module) {

@@ -33,8 +33,11 @@ pub(super) struct Tool {
 
 /// Where a tool's program came from, for the message when it does not run.
 enum Origin {
+    /// The tool's environment variable named it (this program).
     Env(OsString),
+    /// PyPI's package for `python3` has it.
     PyPi,
+    /// Its name, looked up on `PATH`.
     Path,
 }
 
@@ -135,6 +138,7 @@ pub(super) struct Signals {
 }
 
 impl Signals {
+    /// Catches SIGINT and SIGTERM from now until dropped, on a thread of its own.
     pub fn install() -> Result<Signals, CliError> {
         let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])
             .map_err(|e| CliError::Environment(format!("cannot handle signals: {e}")))?;

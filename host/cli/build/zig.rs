@@ -13,6 +13,7 @@ const ZIG: Tool =
 
 const RPOOL_ZIG: &str = include_str!("../templates/sdk/rpool.zig");
 
+/// Compiles the Zig source into `job.out`.
 pub(super) fn build(job: &Job) -> Result<Built, CliError> {
     let sdk = job.sdk.join("zig");
     job.write_files(&sdk, &[("rpool.zig", RPOOL_ZIG)])?;
