@@ -22,6 +22,20 @@ pub(super) fn start(builder: PoolBuilder) -> Result<Pool, BuildError> {
         None => default_workers()?,
     };
     check_settings(&builder, workers)?;
+    #[cfg(feature = "cluster")]
+    let local = builder.cluster.url.is_none();
+    #[cfg(not(feature = "cluster"))]
+    let local = true;
+    // A local pool's worker processes start while the module is loaded and
+    // checked below (`slot::Launch`); a refusal cancels them.
+    let program = local.then(|| match &builder.program {
+        Some(program) => Ok(program.clone()),
+        None => worker_program::find(),
+    });
+    let mut launches = Launches(match &program {
+        Some(Ok(program)) => (0..workers).map(|index| slot::Launch::new(program.clone(), index)).collect(),
+        _ => Vec::new(),
+    });
     let engine = builder.limits.engine();
     let cache_dir = match builder.cache_dir {
         Some(dir) => dir,
@@ -77,10 +91,7 @@ pub(super) fn start(builder: PoolBuilder) -> Result<Pool, BuildError> {
         let given = builder.workers.map(|_| workers);
         return start_cluster(builder.cluster, spec, wasm, given, module, initializer.map(|(name, _)| name));
     }
-    let program = match builder.program {
-        Some(program) => program,
-        None => worker_program::find()?,
-    };
+    let program = program.expect("a local pool: a cluster's returned above")?;
     let plan = Arc::new(SlotPlan {
         program,
         worker: WorkerConfig {
@@ -114,8 +125,9 @@ pub(super) fn start(builder: PoolBuilder) -> Result<Pool, BuildError> {
     });
     let (state, callback_thread) = pool_state(workers);
     let (startup_tx, startup) = crossbeam_channel::unbounded();
-    let slots = (0..workers)
-        .map(|index| slot::spawn(Arc::clone(&state), Arc::clone(&plan), index, startup_tx.clone()))
+    let slots = std::mem::take(&mut launches.0)
+        .into_iter()
+        .map(|launch| launch.go(Arc::clone(&state), Arc::clone(&plan), startup_tx.clone()))
         .collect();
     let pool = Pool::from_parts(state, module, workers, initializer.map(|(name, _)| name), slots, callback_thread);
     // Workers start in parallel; the first failure is the one reported.
@@ -126,6 +138,18 @@ pub(super) fn start(builder: PoolBuilder) -> Result<Pool, BuildError> {
         }
     }
     Ok(pool)
+}
+
+/// The slots launched before the module was checked: cancelled (their
+/// worker processes killed and reaped) if the pool does not start.
+struct Launches(Vec<slot::Launch>);
+
+impl Drop for Launches {
+    fn drop(&mut self) {
+        for launch in self.0.drain(..) {
+            launch.cancel();
+        }
+    }
 }
 
 /// A pool's shared state, and its callback thread.

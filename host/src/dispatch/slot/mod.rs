@@ -60,17 +60,56 @@ pub(crate) struct SlotPlan {
 /// A slot's first start, reported to the pool's start-up.
 pub(crate) type Startup = Result<(), BuildError>;
 
-/// Starts slot `index`'s thread; its first worker's start is reported on `startup`.
-pub(crate) fn spawn(
-    state: Arc<PoolState>,
-    plan: Arc<SlotPlan>,
-    index: usize,
-    startup: Sender<Startup>,
-) -> JoinHandle<()> {
-    std::thread::Builder::new()
-        .name(format!("rpool-slot-{index}"))
-        .spawn(move || Slot { state, plan, index }.run(startup))
-        .expect("a thread can be spawned")
+/// What a launched slot waits for: the pool's state, the plan, and where
+/// to report its first worker's start.
+type Go = (Arc<PoolState>, Arc<SlotPlan>, Sender<Startup>);
+
+/// Slot `index`'s thread, started before the pool has checked its module:
+/// it spawns its first worker process at once, so that the process starts
+/// (the loader, the runtime: a few milliseconds) while the parent loads and
+/// checks the module, and then waits for [`Launch::go`]. The slot's own
+/// thread spawns it because a worker dies with the thread that spawned it
+/// (its parent-death signal).
+pub(crate) struct Launch {
+    go: Sender<Go>,
+    thread: JoinHandle<()>,
+}
+
+impl Launch {
+    /// Starts the thread and its first worker process, `program`.
+    pub(crate) fn new(program: PathBuf, index: usize) -> Launch {
+        let (go, gate) = crossbeam_channel::bounded::<Go>(1);
+        let thread = std::thread::Builder::new()
+            .name(format!("rpool-slot-{index}"))
+            .spawn(move || {
+                let first = process::spawn_worker(&program);
+                match gate.recv() {
+                    Ok((state, plan, startup)) => Slot { state, plan, index }.run(startup, Some(first)),
+                    // The pool did not start (its module or settings were refused).
+                    Err(_) => {
+                        if let Ok(mut child) = first {
+                            let _ = child.kill();
+                            let _ = child.wait();
+                        }
+                    }
+                }
+            })
+            .expect("a thread can be spawned");
+        Launch { go, thread }
+    }
+
+    /// Lets the slot run with `plan`; its first worker's start is reported
+    /// on `startup`.
+    pub(crate) fn go(self, state: Arc<PoolState>, plan: Arc<SlotPlan>, startup: Sender<Startup>) -> JoinHandle<()> {
+        let _ = self.go.send((state, plan, startup));
+        self.thread
+    }
+
+    /// Stops the slot before it ran: its worker is killed and reaped.
+    pub(crate) fn cancel(self) {
+        drop(self.go);
+        let _ = self.thread.join();
+    }
 }
 
 struct InFlight {
@@ -96,7 +135,10 @@ struct Slot {
 }
 
 impl Slot {
-    fn run(self, startup: Sender<Startup>) {
+    /// Runs the slot: its workers, one after another, each fed chunks until
+    /// it dies or retires. `first` is the first worker's process, spawned
+    /// already (see [`Launch`]).
+    fn run(self, startup: Sender<Startup>, mut first: Option<std::io::Result<std::process::Child>>) {
         let mut startup = Some(startup);
         let never = crossbeam_channel::never();
         let mut queue_open = true;
@@ -105,7 +147,7 @@ impl Slot {
         // Worker processes this slot started so far (RPOOL_WORKER_GENERATION).
         let mut generation = 0;
         while self.state.stopped().is_none() {
-            let started = self.start(generation);
+            let started = self.start(generation, first.take());
             generation += 1;
             let mut process = match started {
                 Ok(process) => {

@@ -4,6 +4,7 @@
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, IoSlice, Write};
+use std::path::Path;
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -30,17 +31,25 @@ pub(super) struct Process {
     stderr_relay: JoinHandle<()>,
 }
 
+/// Spawns the worker program: it waits on its stdin for the start frame.
+pub(super) fn spawn_worker(program: &Path) -> std::io::Result<Child> {
+    Command::new(program).arg(WORKER_ARG).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()
+}
+
 impl Slot {
-    /// Spawns a worker, sends it its configuration and waits until it is ready.
-    pub(super) fn start(&self, generation: u64) -> Result<Process, BuildError> {
+    /// Starts a worker (`spawned` already, or spawns one), sends it its
+    /// configuration and waits until it is ready.
+    pub(super) fn start(
+        &self,
+        generation: u64,
+        spawned: Option<std::io::Result<Child>>,
+    ) -> Result<Process, BuildError> {
         let program = &self.plan.program;
-        let mut child = Command::new(program)
-            .arg(WORKER_ARG)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|source| BuildError::Spawn { worker: self.index, program: program.clone(), source })?;
+        let mut child = spawned.unwrap_or_else(|| spawn_worker(program)).map_err(|source| BuildError::Spawn {
+            worker: self.index,
+            program: program.clone(),
+            source,
+        })?;
         self.state.set_pid(self.index, Some(child.id()));
         let mut stdin = child.stdin.take().expect("stdin is piped");
         let stdout = child.stdout.take().expect("stdout is piped");
