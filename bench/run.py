@@ -39,7 +39,7 @@ from pathlib import Path
 import cluster
 import languages
 from common import (MIB, PRIMES, PRIMES_EXPECTED, QUICK_PRIMES, ROOT, Runner, check, describe_mismatch, die, fmt_s,
-                    loadavg, log, sh, sha256, summary, write_inputs, write_range)
+                    interleaved, loadavg, log, sh, sha256, summary, write_inputs, write_range)
 
 BENCH = ROOT / "bench"
 RPOOL = ROOT / "target" / "release" / "rpool-wasm"
@@ -183,30 +183,12 @@ def timed_comparison(ctx, key: str, func: str, mode: str, inputs: Path, items_fo
     each, which also fills rpool-wasm's compiled-module cache), checks every output against
     rpool-wasm's, and returns {tool: summary}."""
     peers: Peers = ctx["peers"]
-    runner: Runner = ctx["runner"]
-    imap = mode == "imap"
-    tools = {t: peers.command(t, func, mode, inputs, workers, chunksize, wasm) for t in ["rpool-wasm", "python", "native"]}
-    env = {"rpool-wasm": peers.rpool_env()}
+    cmds = {t: (peers.command(t, func, mode, inputs, workers, chunksize, wasm),
+                peers.rpool_env() if t == "rpool-wasm" else None) for t in ["rpool-wasm", "python", "native"]}
     log(f"[{key}] warm-up runs")
-    reference = runner.run(tools["rpool-wasm"], env["rpool-wasm"])["out"]
-    ref_copy = reference.with_name(f"reference-{key}.txt")
-    reference.replace(ref_copy)
-    reference = ref_copy
-    for tool in ["python", "native"]:
-        r = runner.run(tools[tool], env.get(tool))
-        check(key, tool, reference, r["out"], imap)
-        r["out"].unlink()
-    times: dict[str, list[float]] = {t: [] for t in tools}
-    for rep in range(reps):
-        for tool, cmd in tools.items():
-            r = runner.run(cmd, env.get(tool))
-            check(key, tool, reference, r["out"], imap)
-            r["out"].unlink()
-            times[tool].append(r["seconds"])
-        log(f"[{key}] rep {rep + 1}/{reps}: " + ", ".join(f"{t} {times[t][-1]:.3f}s" for t in tools))
-    results = {t: summary(v) | {"verified": True} for t, v in times.items()}
+    tools, reference = interleaved(ctx, key, cmds, reps, imap=mode == "imap")
+    results = dict(tools)
     results["wasmtime"] = wasmtime_column(ctx, key, func, items_for_wasmtime, reference, reps, wasmtime_sample, n_items)
-    ctx["references"][key] = reference
     return results
 
 
