@@ -166,3 +166,18 @@ fn a_worker_refuses_a_parent_of_another_protocol_version() {
         "its fatal frame names both versions: {said:?}"
     );
 }
+
+/// The binary is linked without `-pie` on GNU/Linux (host/build.rs): each of
+/// a run's processes then starts without ~53,000 relocations and the page
+/// faults they cost. `RPOOL_WASM_PIE=1` at build time keeps a PIE.
+#[test]
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn the_binary_is_a_position_dependent_executable_unless_asked_otherwise() {
+    use std::io::Read;
+    let mut header = [0; 18];
+    std::fs::File::open(BIN).unwrap().read_exact(&mut header).unwrap();
+    // ELF e_type, at byte 16 (little-endian): 2 = ET_EXEC, 3 = ET_DYN (PIE).
+    let e_type = u16::from_le_bytes([header[16], header[17]]);
+    let expected = if option_env!("RPOOL_WASM_PIE") == Some("1") { 3 } else { 2 };
+    assert_eq!(e_type, expected, "{BIN}: ELF type {e_type}");
+}
