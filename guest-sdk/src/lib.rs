@@ -219,6 +219,7 @@
 pub use rpool_guest_macros::{init, task};
 
 mod host;
+mod lone_integer;
 mod runtime;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod testing;
