@@ -23,7 +23,7 @@ fn main() {
 /// relative relocations at each start, writing to every page of
 /// `.data.rel.ro` and the GOT: ~210 copy-on-write page faults per process,
 /// measured at 0.4–0.9 ms of CPU each, ~1.8 ms of a 10-item run's 9 ms
-/// (docs/performance.md, "Start-up"). Linked without `-pie`, those addresses
+/// (docs/performance.md, "Linked without `-pie`"). Linked without `-pie`, those addresses
 /// are fixed at link time and the pages stay shared with the page cache.
 /// The cost is address-space randomisation of the executable's own image
 /// (libraries, heap, stacks and wasm memories are still randomised), as with
@@ -34,8 +34,10 @@ fn link_no_pie() {
     let env = |key: &str| std::env::var(key).unwrap_or_default();
     let keep_pie = env("RPOOL_WASM_PIE") == "1";
     // `-no-pie` is a flag of the gcc and clang drivers that Rust links with
-    // on GNU/Linux; other targets keep their default.
-    if !keep_pie && env("CARGO_CFG_TARGET_OS") == "linux" && env("CARGO_CFG_TARGET_ENV") == "gnu" {
+    // on GNU/Linux; other targets, and a static build (its own
+    // `-static-pie`), keep their default.
+    let static_crt = env("CARGO_CFG_TARGET_FEATURE").split(',').any(|feature| feature == "crt-static");
+    if !keep_pie && !static_crt && env("CARGO_CFG_TARGET_OS") == "linux" && env("CARGO_CFG_TARGET_ENV") == "gnu" {
         println!("cargo:rustc-link-arg-bin=rpool-wasm=-no-pie");
     }
 }

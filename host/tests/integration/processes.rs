@@ -171,7 +171,7 @@ fn a_worker_refuses_a_parent_of_another_protocol_version() {
 /// a run's processes then starts without ~53,000 relocations and the page
 /// faults they cost. `RPOOL_WASM_PIE=1` at build time keeps a PIE.
 #[test]
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[cfg(all(target_os = "linux", target_env = "gnu", not(target_feature = "crt-static")))]
 fn the_binary_is_a_position_dependent_executable_unless_asked_otherwise() {
     use std::io::Read;
     let mut header = [0; 18];
