@@ -19,6 +19,7 @@ use std::time::Duration;
 use async_nats::jetstream::{self, consumer, stream};
 use futures_util::StreamExt;
 
+use super::indices::{Awaited, Bits};
 use super::protocol::{self, JobNames, JobSpec, Kind, NodeState};
 use super::{ClusterOptions, Connection, one_line};
 use crate::dispatch::PoolState;
@@ -339,28 +340,7 @@ struct Call {
     sink: Arc<dyn Sink>,
     func: Arc<str>,
     answered: Bits,
-    outstanding: HashSet<usize>,
-}
-
-/// A growable set of indices.
-#[derive(Default)]
-struct Bits(Vec<u64>);
-
-impl Bits {
-    fn contains(&self, i: usize) -> bool {
-        self.0.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
-    }
-
-    /// Adds `i`; false if it was there.
-    fn insert(&mut self, i: usize) -> bool {
-        if self.0.len() <= i / 64 {
-            self.0.resize(i / 64 + 1, 0);
-        }
-        let (word, bit) = (&mut self.0[i / 64], 1 << (i % 64));
-        let new = *word & bit == 0;
-        *word |= bit;
-        new
-    }
+    outstanding: Awaited,
 }
 
 struct Dispatcher {
@@ -458,7 +438,7 @@ impl Dispatcher {
                     sink: Arc::clone(&chunk.sink),
                     func: Arc::clone(&chunk.func),
                     answered: Bits::default(),
-                    outstanding: HashSet::new(),
+                    outstanding: Awaited::default(),
                 };
                 self.calls.insert(id, call);
                 id
@@ -500,7 +480,7 @@ impl Dispatcher {
             }
             if args.len() + 64 > self.limit {
                 // No message can carry it: the item fails, naming why.
-                call.outstanding.remove(&index);
+                call.outstanding.remove(index);
                 call.answered.insert(index);
                 let message = format!(
                     "its arguments ({} bytes) are larger than the NATS server's max payload ({} bytes)",
@@ -563,7 +543,7 @@ impl Dispatcher {
         };
         let mut batch = Outcomes::default();
         for record in records {
-            if !call.outstanding.remove(&record.index) {
+            if !call.outstanding.remove(record.index) {
                 continue; // a duplicate: the chunk ran more than once
             }
             call.answered.insert(record.index);
@@ -578,9 +558,7 @@ impl Dispatcher {
     /// The pool stopped: every item still awaited fails as not run.
     fn fail_outstanding(&mut self, reason: &str) {
         for call in self.calls.values_mut() {
-            let mut indices: Vec<usize> = call.outstanding.drain().collect();
-            indices.sort_unstable();
-            for index in indices {
+            for index in call.outstanding.drain() {
                 let error = TaskError::NotRun { index, func: call.func.to_string(), reason: reason.to_string() };
                 call.sink.deliver(index, Err(error));
             }

@@ -14,6 +14,7 @@
 //! current-thread tokio runtime per pool or node, on threads of its own.
 
 pub(crate) mod client;
+mod indices;
 pub(crate) mod node;
 pub(crate) mod protocol;
 
