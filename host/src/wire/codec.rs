@@ -136,7 +136,6 @@ impl<'a> ChunkView<'a> {
     }
 
     /// How many items the chunk declares.
-    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.count as usize
     }

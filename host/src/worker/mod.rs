@@ -145,12 +145,14 @@ fn serve(input: &mut BufReader<impl io::Read>, output: &mut impl Write) -> Resul
         let started = coarse_now();
         let export = runner.export(chunk.func);
         // Tiny items in groups, a call each, where the task can take them
-        // (see `pace`).
-        let grouped = match (&mut runner, export) {
-            (Runner::Abi(instance), Some(export)) => instance.can_chunk(export)?,
-            (Runner::Component(component), Some(_)) => component.can_chunk(),
-            _ => false,
-        };
+        // (see `pace`). A chunk of one item is one call either way, and
+        // then needs none of the grouping's clock readings (`chunksize=1`).
+        let grouped = chunk.len() > 1
+            && match (&mut runner, export) {
+                (Runner::Abi(instance), Some(export)) => instance.can_chunk(export)?,
+                (Runner::Component(component), Some(_)) => component.can_chunk(),
+                _ => false,
+            };
         match (&mut runner, export) {
             (Runner::Abi(instance), Some(export)) if grouped => {
                 pace::run_in_groups(instance, export, &chunk, &mut pace, output)?;
