@@ -155,16 +155,22 @@ impl Chunker {
     pub fn chunk<A: EncodeItem>(&mut self, items: &mut impl Iterator<Item = A>, n: usize) -> (Option<Chunk>, usize) {
         let mut encoder = ChunkEncoder::new(&self.func);
         let mut taken = 0;
+        let mut refused = false;
         for item in items.take(n) {
             let index = self.next_index;
             self.next_index += 1;
             taken += 1;
             if let Err(message) = encoder.push(index as u64, |buf| item.encode_into(self.args, buf)) {
                 self.sink.deliver(index, Err(TaskError::Arguments { index, func: self.func.to_string(), message }));
+                refused = true;
             }
         }
-        // Arguments errors delivered above reach a streaming job now.
-        self.sink.flush();
+        // Arguments errors delivered above reach a streaming job now. (Only
+        // then: a flush takes the sink's lock, which the reader threads
+        // share, and a chunk of one item would take it every item.)
+        if refused {
+            self.sink.flush();
+        }
         let chunk = (!encoder.is_empty()).then(|| Chunk {
             sink: Arc::clone(&self.sink),
             func: Arc::clone(&self.func),
