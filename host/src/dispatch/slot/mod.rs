@@ -172,6 +172,8 @@ impl Slot {
                 }
             };
             let mut taken = 0;
+            // The chunks of the next send, in a `Vec` kept from one to the next.
+            let mut batch = Vec::with_capacity(MAX_WINDOW);
             let mut fatal = None;
             let mut hung = false;
             // How long this worker's chunks take, smoothed; slow until shown quick.
@@ -193,7 +195,8 @@ impl Slot {
                     && let Some(chunk) = retry.pop_front()
                 {
                     taken += 1;
-                    process.send(vec![chunk]);
+                    batch.push(chunk);
+                    process.send(&mut batch);
                     continue;
                 }
                 let queue = if queue_open && !retiring && in_flight < window { &self.state.queue } else { &never };
@@ -219,16 +222,16 @@ impl Slot {
                             // the worker a wake-up per batch, not one each.
                             let room = window - in_flight;
                             let room = self.plan.max_tasks.map_or(room, |max| room.min(max - taken));
-                            let mut chunks = vec![chunk];
-                            while chunks.len() < room {
+                            batch.push(chunk);
+                            while batch.len() < room {
                                 match self.state.queue.try_recv() {
                                     Ok(chunk) if chunk.sink.is_done() => {}
-                                    Ok(chunk) => chunks.push(chunk),
+                                    Ok(chunk) => batch.push(chunk),
                                     Err(_) => break,
                                 }
                             }
-                            taken += chunks.len();
-                            process.send(chunks);
+                            taken += batch.len();
+                            process.send(&mut batch);
                         }
                         Err(_) => queue_open = false,
                     },

@@ -29,6 +29,11 @@ pub(super) struct Process {
     pub events: Receiver<Event>,
     reader: JoinHandle<()>,
     stderr_relay: JoinHandle<()>,
+    /// The frames of the chunks being written, kept alive through the write
+    /// (the reader may drop an answered chunk meanwhile); the `Vec` is kept
+    /// from one send to the next, so that a chunk of one tiny item costs no
+    /// allocation here.
+    outgoing: Vec<Arc<[u8]>>,
 }
 
 /// Spawns the worker program: it waits on its stdin for the start frame.
@@ -74,7 +79,7 @@ impl Slot {
                 .spawn(move || read_results(stdout, slot, in_flight, progress, events_tx))
                 .expect("a thread can be spawned")
         };
-        let process = Process { child, stdin, in_flight, progress, events, reader, stderr_relay };
+        let process = Process { child, stdin, in_flight, progress, events, reader, stderr_relay, outgoing: Vec::new() };
         let failed = |process: Process, message: String| {
             let (status, _) = self.reap(process, true);
             Err(BuildError::WorkerStart {
@@ -114,7 +119,7 @@ impl Slot {
     /// to exit and for its reader to finish; returns how it exited and the
     /// chunks it had not finished.
     pub(super) fn reap(&self, process: Process, kill: bool) -> (ExitStatus, VecDeque<InFlight>) {
-        let Process { mut child, stdin, in_flight, progress: _, events: _, reader, stderr_relay } = process;
+        let Process { mut child, stdin, in_flight, reader, stderr_relay, .. } = process;
         drop(stdin);
         // Forget the pid before reaping, so that a `stop` never signals a
         // pid that the system may have given to another process.
@@ -131,30 +136,43 @@ impl Slot {
 }
 
 impl Process {
-    /// Puts `chunks` in flight and writes them to the worker, in one
-    /// (vectored) write when the pipe takes them all at once.
-    pub(super) fn send(&mut self, chunks: Vec<Chunk>) {
-        let frames: Vec<Arc<[u8]>> = chunks.iter().map(|chunk| Arc::clone(&chunk.frame)).collect();
-        let mut in_flight = lock(&self.in_flight);
-        if in_flight.is_empty() {
-            *lock(&self.progress) = Instant::now();
+    /// Puts `chunks` in flight (leaving the `Vec` empty for the next batch)
+    /// and writes them to the worker, in one vectored write when the pipe
+    /// takes them all at once.
+    pub(super) fn send(&mut self, chunks: &mut Vec<Chunk>) {
+        let Process { stdin, in_flight, progress, outgoing, .. } = self;
+        outgoing.extend(chunks.iter().map(|chunk| Arc::clone(&chunk.frame)));
+        let mut held = lock(in_flight);
+        if held.is_empty() {
+            *lock(progress) = Instant::now();
         }
-        in_flight.extend(chunks.into_iter().map(|chunk| InFlight { chunk, answered: 0 }));
-        drop(in_flight);
-        let mut slices: Vec<IoSlice<'_>> = frames.iter().map(|frame| IoSlice::new(frame)).collect();
-        let mut slices = &mut slices[..];
-        while !slices.is_empty() {
-            match self.stdin.write_vectored(slices) {
-                Ok(0) => return,
-                Ok(n) => IoSlice::advance_slices(&mut slices, n),
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                // The worker died; its reader reports that, and the chunks
-                // are dealt with then.
-                Err(_) => return,
+        held.extend(chunks.drain(..).map(|chunk| InFlight { chunk, answered: 0 }));
+        drop(held);
+        // A window's worth of slices on the stack (a slot sends at most a
+        // window of chunks at once; more go a window at a time).
+        'frames: for group in outgoing.chunks(SLICES) {
+            let mut slices = [IoSlice::new(&[]); SLICES];
+            for (slice, frame) in slices.iter_mut().zip(group) {
+                *slice = IoSlice::new(frame);
+            }
+            let mut slices = &mut slices[..group.len()];
+            while !slices.is_empty() {
+                match stdin.write_vectored(slices) {
+                    Ok(0) => break 'frames,
+                    Ok(n) => IoSlice::advance_slices(&mut slices, n),
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    // The worker died; its reader reports that, and the chunks
+                    // are dealt with then.
+                    Err(_) => break 'frames,
+                }
             }
         }
+        outgoing.clear();
     }
 }
+
+/// How many frames one vectored write takes: a whole window of chunks.
+const SLICES: usize = super::MAX_WINDOW;
 
 /// Copies a worker's stderr (its own, and its guest's stdout and stderr) to
 /// ours, line by line, each prefixed with the worker's index.
