@@ -129,13 +129,22 @@ pub(super) fn run(args: RunArgs) -> Result<(), CliError> {
             input::finish(&input_error)?;
             let n = results.len().max(done.keys().map(|&i| i + 1).max().unwrap_or(0));
             out.write(b"[")?;
-            for index in 0..n {
+            let mut index = 0;
+            while index < n {
+                // Results that arrived in order go out as one slice, each
+                // with the comma before it (the first without).
+                let first = usize::from(index == 0);
+                if let Some((run, count)) = results.run(index) {
+                    out.write(&run[first..])?;
+                    index += count;
+                    continue;
+                }
                 if index > 0 {
                     out.write(b",")?;
                 }
                 // A failed item (with --keep-going) is null in the array.
-                let value = results.get(index).or_else(|| done.get(&index).map(|v| v.get().as_bytes()));
-                out.write(value.unwrap_or(b"null"))?;
+                out.write(done.get(&index).map_or(&b"null"[..], |v| v.get().as_bytes()))?;
+                index += 1;
             }
             out.write(b"]\n")?;
         }
