@@ -21,6 +21,9 @@ use super::shard::Shard;
 use rpool_wasm::{DirGrant, Func, ItemFormat, JsonStream, Pool, PoolBuilder, SubmitError, TaskError, Terminator};
 
 pub(super) fn run(args: RunArgs) -> Result<(), CliError> {
+    // The workers are forked first, while this process has a single thread
+    // (the signal watcher and the input reader are threads).
+    let builder = builder(&args)?.fork_workers();
     let signals = SignalGuard::install()?;
     let (mode, path) = args.mode();
     let format = match args.input_format.as_deref() {
@@ -31,7 +34,7 @@ pub(super) fn run(args: RunArgs) -> Result<(), CliError> {
     let shard = args.shard.as_deref().map(|flag| Shard::from_flag(flag, args.shards)).transpose()?;
     let input = Input::open(path, format, mode == Mode::Starmap)?;
 
-    let pool = builder(&args)?.build()?;
+    let pool = builder.build()?;
     signals.watch(pool.terminator());
     let func_name = match &args.func {
         Some(name) => name.clone(),

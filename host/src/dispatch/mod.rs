@@ -9,6 +9,7 @@
 //! chunks from a broker and deliver outcomes to the same sinks.
 
 pub(crate) mod chunk;
+pub(crate) mod fork;
 pub(crate) mod outcomes;
 pub(crate) mod sinks;
 pub(crate) mod slot;

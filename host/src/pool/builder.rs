@@ -45,6 +45,8 @@ pub struct PoolBuilder {
     pub(super) command_args: Vec<String>,
     pub(super) raw_input: bool,
     pub(super) full_backtraces: Option<bool>,
+    /// Workers forked by [`PoolBuilder::fork_workers`], for the first build.
+    pub(super) forked: Option<std::sync::Arc<crate::dispatch::fork::Forked>>,
     /// Where the pool runs when it is a cluster's (see [`PoolBuilder::nats`]).
     #[cfg(feature = "cluster")]
     pub(crate) cluster: crate::cluster::ClusterOptions,
@@ -69,6 +71,7 @@ impl PoolBuilder {
             command_args: Vec::new(),
             raw_input: false,
             full_backtraces: None,
+            forked: None,
             #[cfg(feature = "cluster")]
             cluster: crate::cluster::ClusterOptions::default(),
         }
@@ -227,6 +230,44 @@ impl PoolBuilder {
     /// Default: `$RPOOL_WASM_BACKTRACE` is `1` or `full`; else off.
     pub fn backtraces(mut self, full: bool) -> PoolBuilder {
         self.full_backtraces = Some(full);
+        self
+    }
+
+    /// Starts the pool's worker processes now, by forking this process, if
+    /// it runs a single thread; otherwise this does nothing, and
+    /// [`build`](Self::build) spawns them as usual. Call it last, just
+    /// before `build`, early in a program's life (the `rpool-wasm` command
+    /// calls it before it starts any thread).
+    ///
+    /// A forked worker saves the start of a new program (the loader, the
+    /// runtimes, the page faults of a large binary: about a millisecond of
+    /// CPU each), which a run of a few tiny items notices. It is a copy of
+    /// this process that keeps only its pipes to the pool open, and serves
+    /// as a worker until the pool ends; it dies with the thread that forked
+    /// it, so fork from a thread that outlives the pool (the main thread).
+    /// A worker that dies is replaced by a spawned one
+    /// ([`worker_program`](Self::worker_program)). Forked workers the pool
+    /// does not take (the build fails, or the builder is dropped) are killed
+    /// and reaped. Not for a cluster pool ([`nats`](Self::nats)): its
+    /// workers are the nodes'.
+    ///
+    /// Default: workers are spawned by `build`.
+    pub fn fork_workers(mut self) -> PoolBuilder {
+        #[cfg(feature = "cluster")]
+        if self.cluster.url.is_some() {
+            return self;
+        }
+        let count = match self.workers {
+            Some(n) => n,
+            None => match super::start::default_workers() {
+                Ok(n) => n,
+                Err(_) => return self, // the build reports it
+            },
+        };
+        let held = self.forked.as_ref().map_or(0, |forked| forked.len());
+        if held < count {
+            self.forked = Some(std::sync::Arc::new(crate::dispatch::fork::Forked::fork(count - held)));
+        }
         self
     }
 

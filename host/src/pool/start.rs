@@ -16,7 +16,7 @@ use crate::wire::PROTOCOL_VERSION;
 use crate::wire::worker_config::{CommandLine, WorkerConfig};
 
 /// Starts the pool `builder` describes.
-pub(super) fn start(builder: PoolBuilder) -> Result<Pool, BuildError> {
+pub(super) fn start(mut builder: PoolBuilder) -> Result<Pool, BuildError> {
     let workers = match builder.workers {
         Some(n) => n,
         None => default_workers()?,
@@ -32,10 +32,15 @@ pub(super) fn start(builder: PoolBuilder) -> Result<Pool, BuildError> {
         Some(program) => Ok(program.clone()),
         None => worker_program::find(),
     });
+    let forked = builder.forked.take();
     let mut launches = Launches(match &program {
-        Some(Ok(program)) => (0..workers).map(|index| slot::Launch::new(program.clone(), index)).collect(),
+        Some(Ok(program)) => (0..workers)
+            .map(|index| slot::Launch::new(program.clone(), index, forked.as_ref().and_then(|f| f.take())))
+            .collect(),
         _ => Vec::new(),
     });
+    // Forked workers left over (fewer slots than forks) are reaped here.
+    drop(forked);
     let engine = builder.limits.engine();
     let cache_dir = match builder.cache_dir {
         Some(dir) => dir,
@@ -230,7 +235,7 @@ fn check_init_args(args: Result<String, String>) -> Result<String, BuildError> {
 }
 
 /// `$RPOOL_WASM_WORKERS` if set, else the number of available cores.
-fn default_workers() -> Result<usize, BuildError> {
+pub(super) fn default_workers() -> Result<usize, BuildError> {
     match std::env::var(WORKERS_ENV) {
         Ok(value) if !value.is_empty() => {
             value.parse().map_err(|_| BuildError::BadWorkersEnv { variable: WORKERS_ENV, value })

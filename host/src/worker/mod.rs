@@ -49,6 +49,14 @@ pub fn run_worker_if_requested() {
     }
 }
 
+/// Runs as a pool worker in a process forked from the pool's own, its
+/// stdin, stdout and stderr the pipes to the pool already
+/// ([`crate::dispatch::fork`]); never returns.
+pub(crate) fn serve_forked() -> ! {
+    detach_from_terminal_signals();
+    std::process::exit(worker_main());
+}
+
 /// A worker dies with its parent, and leaves Ctrl-C to it: the parent
 /// decides what an interrupt means (it kills its workers itself).
 fn detach_from_terminal_signals() {

@@ -181,3 +181,87 @@ fn the_binary_is_a_position_dependent_executable_unless_asked_otherwise() {
     let expected = if option_env!("RPOOL_WASM_PIE") == Some("1") { 3 } else { 2 };
     assert_eq!(e_type, expected, "{BIN}: ELF type {e_type}");
 }
+
+/// The processes whose parent is `pid`, from `/proc/*/stat`.
+fn children_of(pid: u32) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|child| {
+            // The fourth field, after the parenthesised name (which may hold spaces).
+            std::fs::read_to_string(format!("/proc/{child}/stat"))
+                .ok()
+                .and_then(|stat| stat.rsplit_once(')')?.1.split_whitespace().nth(1)?.parse::<u32>().ok())
+                == Some(pid)
+        })
+        .collect()
+}
+
+/// `/proc/PID/fd`: each open descriptor and what it refers to.
+fn open_files(pid: u32) -> Vec<(u32, String)> {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .filter_map(|entry| {
+            let entry = entry.ok()?;
+            let fd = entry.file_name().to_str()?.parse().ok()?;
+            Some((fd, std::fs::read_link(entry.path()).ok()?.display().to_string()))
+        })
+        .collect()
+}
+
+#[test]
+fn the_command_forks_its_workers_which_hold_only_their_own_pipes_and_are_replaced_when_killed() {
+    let scratch = Scratch::new();
+    let dir = format!("{}::/sign", scratch.path().display());
+    let mut cli = std::process::Command::new(BIN)
+        .env("RPOOL_WASM_CACHE_DIR", rpool_wasm_tests::shared_cache_dir())
+        .args(["run", guests::PROBE, "--func", "mark_then_sleep", "--starmap", "-", "--chunksize", "1"])
+        .args(["-w", "2", "--dir", &dir])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    let mut stdin = cli.stdin.take().unwrap();
+    stdin.write_all(br#"[["/sign/first", 1500, 2]]"#).unwrap();
+    drop(stdin);
+    wait_for_mark(&scratch, "first");
+    let ours = std::fs::read(format!("/proc/{}/cmdline", cli.id())).unwrap();
+    let workers = children_of(cli.id());
+    assert_eq!(workers.len(), 2, "two workers: {workers:?}");
+    for &worker in &workers {
+        let cmdline = std::fs::read(format!("/proc/{worker}/cmdline")).unwrap();
+        assert_eq!(cmdline, ours, "worker {worker} is a fork of the command, not a program spawned anew");
+        let files = open_files(worker);
+        let pipes: Vec<_> = files.iter().filter(|(_, target)| target.starts_with("pipe:")).collect();
+        assert_eq!(
+            pipes.iter().map(|(fd, _)| *fd).collect::<Vec<_>>(),
+            [0, 1, 2],
+            "worker {worker} holds its own three pipes and no other (another worker's stdin would never end): {files:?}"
+        );
+    }
+    // Both: the one running the item, and the idle one.
+    for worker in &workers {
+        let status = std::process::Command::new("kill").args(["-9", &worker.to_string()]).status().unwrap();
+        assert!(status.success());
+    }
+    let out = cli.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "[4]\n", "{stderr}");
+    assert!(stderr.contains("1 retried"), "the killed worker's item ran again on a spawned replacement: {stderr}");
+}
+
+#[test]
+fn a_builder_in_a_process_with_threads_spawns_its_workers_instead_of_forking() {
+    // The test harness runs tests on threads of its own: forking here could
+    // copy a lock another thread holds, so the builder does not.
+    let pool = pool(guests::SQUARE).workers(2).fork_workers().build().unwrap();
+    let squares: Vec<i64> = pool.func("square").map([1, 2, 3]).unwrap();
+    assert_eq!(squares, [1, 4, 9]);
+    for pid in pool.worker_pids() {
+        let cmdline = std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap();
+        assert!(cmdline.contains("__rpool-worker"), "{pid} was spawned: {cmdline:?}");
+    }
+}

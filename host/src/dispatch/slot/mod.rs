@@ -7,6 +7,7 @@
 //! thread that turns its result frames into deliveries, are in
 //! [`process`] and [`reader`].
 
+mod child;
 mod process;
 mod reader;
 mod retry;
@@ -20,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Sender, select};
 
+pub(crate) use child::WorkerChild;
 use process::describe_status;
 use retry::{Decision, Ending};
 
@@ -65,24 +67,26 @@ pub(crate) type Startup = Result<(), BuildError>;
 type Go = (Arc<PoolState>, Arc<SlotPlan>, Sender<Startup>);
 
 /// Slot `index`'s thread, started before the pool has checked its module:
-/// it spawns its first worker process at once, so that the process starts
-/// (the loader, the runtime: a few milliseconds) while the parent loads and
-/// checks the module, and then waits for [`Launch::go`]. The slot's own
-/// thread spawns it because a worker dies with the thread that spawned it
-/// (its parent-death signal).
+/// it spawns its first worker process at once (unless it was given one
+/// forked already), so that the process starts (the loader, the runtime: a
+/// few milliseconds) while the parent loads and checks the module, and then
+/// waits for [`Launch::go`]. The slot's own thread spawns it because a
+/// worker dies with the thread that spawned it (its parent-death signal); a
+/// forked one dies with the thread that forked it, which outlives the pool.
 pub(crate) struct Launch {
     go: Sender<Go>,
     thread: JoinHandle<()>,
 }
 
 impl Launch {
-    /// Starts the thread and its first worker process, `program`.
-    pub(crate) fn new(program: PathBuf, index: usize) -> Launch {
+    /// Starts the thread and its first worker process: `forked`, or
+    /// `program` spawned.
+    pub(crate) fn new(program: PathBuf, index: usize, forked: Option<WorkerChild>) -> Launch {
         let (go, gate) = crossbeam_channel::bounded::<Go>(1);
         let thread = std::thread::Builder::new()
             .name(format!("rpool-slot-{index}"))
             .spawn(move || {
-                let first = process::spawn_worker(&program);
+                let first = forked.map_or_else(|| WorkerChild::spawn(&program), Ok);
                 match gate.recv() {
                     Ok((state, plan, startup)) => Slot { state, plan, index }.run(startup, Some(first)),
                     // The pool did not start (its module or settings were refused).
@@ -138,7 +142,7 @@ impl Slot {
     /// Runs the slot: its workers, one after another, each fed chunks until
     /// it dies or retires. `first` is the first worker's process, spawned
     /// already (see [`Launch`]).
-    fn run(self, startup: Sender<Startup>, mut first: Option<std::io::Result<std::process::Child>>) {
+    fn run(self, startup: Sender<Startup>, mut first: Option<std::io::Result<WorkerChild>>) {
         let mut startup = Some(startup);
         let never = crossbeam_channel::never();
         let mut queue_open = true;

@@ -3,26 +3,27 @@
 //! protocol version), writing chunks to it, and reaping it.
 
 use std::collections::VecDeque;
+use std::fs::File;
 use std::io::{BufRead, BufReader, IoSlice, Write};
-use std::path::Path;
-use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::process::ExitStatus;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
 use crossbeam_channel::Receiver;
 
+use super::child::WorkerChild;
 use super::reader::read_results;
 use super::{Event, InFlight, Slot, lock};
 use crate::dispatch::chunk::Chunk;
 use crate::error::BuildError;
 use crate::wire::worker_config::WorkerConfig;
-use crate::wire::{self, PROTOCOL_VERSION, WORKER_ARG};
+use crate::wire::{self, PROTOCOL_VERSION};
 
 /// One live worker process.
 pub(super) struct Process {
-    pub child: Child,
-    stdin: ChildStdin,
+    pub child: WorkerChild,
+    stdin: File,
     pub in_flight: Arc<Mutex<VecDeque<InFlight>>>,
     /// When the worker last answered an item (or was given work while idle).
     pub progress: Arc<Mutex<Instant>>,
@@ -36,21 +37,16 @@ pub(super) struct Process {
     outgoing: Vec<Arc<[u8]>>,
 }
 
-/// Spawns the worker program: it waits on its stdin for the start frame.
-pub(super) fn spawn_worker(program: &Path) -> std::io::Result<Child> {
-    Command::new(program).arg(WORKER_ARG).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()
-}
-
 impl Slot {
-    /// Starts a worker (`spawned` already, or spawns one), sends it its
-    /// configuration and waits until it is ready.
+    /// Starts a worker (`spawned` or forked already, or spawns one), sends
+    /// it its configuration and waits until it is ready.
     pub(super) fn start(
         &self,
         generation: u64,
-        spawned: Option<std::io::Result<Child>>,
+        spawned: Option<std::io::Result<WorkerChild>>,
     ) -> Result<Process, BuildError> {
         let program = &self.plan.program;
-        let mut child = spawned.unwrap_or_else(|| spawn_worker(program)).map_err(|source| BuildError::Spawn {
+        let mut child = spawned.unwrap_or_else(|| WorkerChild::spawn(program)).map_err(|source| BuildError::Spawn {
             worker: self.index,
             program: program.clone(),
             source,
@@ -176,7 +172,7 @@ const SLICES: usize = super::MAX_WINDOW;
 
 /// Copies a worker's stderr (its own, and its guest's stdout and stderr) to
 /// ours, line by line, each prefixed with the worker's index.
-fn relay_stderr(stderr: std::process::ChildStderr, slot: usize) -> JoinHandle<()> {
+fn relay_stderr(stderr: File, slot: usize) -> JoinHandle<()> {
     std::thread::Builder::new()
         .name(format!("rpool-stderr-{slot}"))
         .spawn(move || {

@@ -33,7 +33,7 @@ struct Current {
 /// is all written back before the reader returns, which is before the slot
 /// looks at what a dead worker left unanswered.
 pub(super) fn read_results(
-    stdout: std::process::ChildStdout,
+    stdout: std::fs::File,
     slot: usize,
     in_flight: Arc<Mutex<VecDeque<InFlight>>>,
     progress: Arc<Mutex<Instant>>,
