@@ -96,6 +96,18 @@ pub fn parse_and_square(text: String) -> i64 {
 }
 
 /// Sleeps `ms` milliseconds and returns it.
+/// An initializer that fails on one worker (`RPOOL_WORKER_INDEX`), after
+/// `ms`: for the test that a worker failing to start after the pool is built
+/// stops the pool.
+#[task]
+pub fn fails_on_worker(worker: u64, ms: u64) -> Result<(), String> {
+    if std::env::var("RPOOL_WORKER_INDEX").ok() == Some(worker.to_string()) {
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+        return Err(format!("worker {worker} refuses to start"));
+    }
+    Ok(())
+}
+
 #[task]
 pub fn sleep_ms(ms: u64) -> u64 {
     std::thread::sleep(std::time::Duration::from_millis(ms));

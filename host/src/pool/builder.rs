@@ -342,8 +342,12 @@ impl PoolBuilder {
     }
 
     /// Loads, checks and compiles the module (once, or not at all if it is
-    /// cached), starts the workers and waits until every one has run its
-    /// initializer, so that a failing initializer is this call's error.
+    /// cached), starts the workers and waits until the first of them has run
+    /// its initializer, so that a failing initializer is this call's error.
+    /// The others go on starting while the pool takes work (the first runs
+    /// it meanwhile); one that then cannot start stops the pool, as a
+    /// replacement that cannot start does: the items not yet answered fail
+    /// with [`TaskError::NotRun`](crate::TaskError::NotRun) naming why.
     pub fn build(self) -> Result<Pool, BuildError> {
         super::start::start(self)
     }

@@ -1,7 +1,8 @@
 //! A pool's start-up, in order: check the settings, load and compile the
 //! module (or find it in the cache), check the initializer, find the worker
-//! program, then start every slot's first worker and wait until each has
-//! run its initializer, so that any failure is the build's error.
+//! program, then start every slot's first worker and wait until one has run
+//! its initializer, so that a failure every worker meets is the build's
+//! error (`slot::Startups`).
 
 use std::sync::Arc;
 
@@ -129,18 +130,17 @@ pub(super) fn start(mut builder: PoolBuilder) -> Result<Pool, BuildError> {
         retries: builder.retries,
     });
     let (state, callback_thread) = pool_state(workers);
-    let (startup_tx, startup) = crossbeam_channel::unbounded();
+    let startups = Arc::new(slot::Startups::new());
     let slots = std::mem::take(&mut launches.0)
         .into_iter()
-        .map(|launch| launch.go(Arc::clone(&state), Arc::clone(&plan), startup_tx.clone()))
+        .map(|launch| launch.go(Arc::clone(&state), Arc::clone(&plan), Arc::clone(&startups)))
         .collect();
     let pool = Pool::from_parts(state, module, workers, initializer.map(|(name, _)| name), slots, callback_thread);
-    // Workers start in parallel; the first failure is the one reported.
-    for _ in 0..workers {
-        if let Ok(Err(error)) = startup.recv() {
-            pool.abort(&error.to_string());
-            return Err(error);
-        }
+    // Workers start in parallel; the pool is ready with the first of them
+    // (`Startups`), and the first failure before that is the one reported.
+    if let Err(error) = startups.wait_first() {
+        pool.abort(&error.to_string());
+        return Err(error);
     }
     Ok(pool)
 }

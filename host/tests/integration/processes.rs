@@ -265,3 +265,15 @@ fn a_builder_in_a_process_with_threads_spawns_its_workers_instead_of_forking() {
         assert!(cmdline.contains("__rpool-worker"), "{pid} was spawned: {cmdline:?}");
     }
 }
+
+#[test]
+fn the_pool_is_ready_with_its_first_worker_and_one_failing_to_start_later_stops_it() {
+    // Worker 1's initializer fails, but only after worker 0 is ready: the
+    // build returns with worker 0, and worker 1's failure stops the pool.
+    let pool = pool(guests::PROBE).workers(2).initializer("fails_on_worker", &(1, 500)).build().unwrap();
+    let started = Instant::now();
+    let err = pool.func("sleep_ms").chunksize(1).map_async::<_, u64>([5000, 5000, 5000]).unwrap().get().unwrap_err();
+    let TaskError::NotRun { reason, .. } = &err else { panic!("unexpected {err:?}") };
+    assert!(reason.contains("worker 1 refuses to start"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(4), "the stop ended the running items too: {err}");
+}

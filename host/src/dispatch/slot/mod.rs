@@ -11,6 +11,7 @@ mod child;
 mod process;
 mod reader;
 mod retry;
+mod startup;
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -24,6 +25,7 @@ use crossbeam_channel::{Sender, select};
 pub(crate) use child::WorkerChild;
 use process::describe_status;
 use retry::{Decision, Ending};
+pub(crate) use startup::Startups;
 
 use super::PoolState;
 use super::chunk::Chunk;
@@ -64,7 +66,7 @@ pub(crate) type Startup = Result<(), BuildError>;
 
 /// What a launched slot waits for: the pool's state, the plan, and where
 /// to report its first worker's start.
-type Go = (Arc<PoolState>, Arc<SlotPlan>, Sender<Startup>);
+type Go = (Arc<PoolState>, Arc<SlotPlan>, Arc<Startups>);
 
 /// Slot `index`'s thread, started before the pool has checked its module:
 /// it spawns its first worker process at once (unless it was given one
@@ -104,7 +106,7 @@ impl Launch {
 
     /// Lets the slot run with `plan`; its first worker's start is reported
     /// on `startup`.
-    pub(crate) fn go(self, state: Arc<PoolState>, plan: Arc<SlotPlan>, startup: Sender<Startup>) -> JoinHandle<()> {
+    pub(crate) fn go(self, state: Arc<PoolState>, plan: Arc<SlotPlan>, startup: Arc<Startups>) -> JoinHandle<()> {
         let _ = self.go.send((state, plan, startup));
         self.thread
     }
@@ -142,7 +144,7 @@ impl Slot {
     /// Runs the slot: its workers, one after another, each fed chunks until
     /// it dies or retires. `first` is the first worker's process, spawned
     /// already (see [`Launch`]).
-    fn run(self, startup: Sender<Startup>, mut first: Option<std::io::Result<WorkerChild>>) {
+    fn run(self, startup: Arc<Startups>, mut first: Option<std::io::Result<WorkerChild>>) {
         let mut startup = Some(startup);
         let never = crossbeam_channel::never();
         let mut queue_open = true;
@@ -156,17 +158,15 @@ impl Slot {
             let mut process = match started {
                 Ok(process) => {
                     if let Some(s) = startup.take() {
-                        let _ = s.send(Ok(()));
+                        s.report(Ok(()), &self.state);
                     }
                     process
                 }
                 Err(error) => {
-                    // The first start is the builder's to report; a later one
-                    // means no worker can run here any more: the pool stops.
+                    // The first start is reported (see `Startups`); a later
+                    // one means no worker can run here any more: the pool stops.
                     match startup.take() {
-                        Some(s) => {
-                            let _ = s.send(Err(error));
-                        }
+                        Some(s) => s.report(Err(error), &self.state),
                         None => self.state.stop(&error.to_string()),
                     }
                     for chunk in retry {
