@@ -264,9 +264,9 @@ impl PoolBuilder {
                 Err(_) => return self, // the build reports it
             },
         };
-        let held = self.forked.as_ref().map_or(0, |forked| forked.len());
-        if held < count {
-            self.forked = Some(std::sync::Arc::new(crate::dispatch::fork::Forked::fork(count - held)));
+        // Called again: the workers forked the first time serve.
+        if self.forked.is_none() {
+            self.forked = Some(std::sync::Arc::new(crate::dispatch::fork::Forked::fork(count)));
         }
         self
     }
