@@ -46,6 +46,7 @@ impl Forked {
         (!children.is_empty()).then(|| children.remove(0))
     }
 
+    /// How many forked workers are left to take.
     pub(crate) fn len(&self) -> usize {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).len()
     }

@@ -40,7 +40,8 @@ pub(super) fn start(mut builder: PoolBuilder) -> Result<Pool, BuildError> {
             .collect(),
         _ => Vec::new(),
     });
-    // Forked workers left over (fewer slots than forks) are reaped here.
+    // Forked workers left over (fewer slots than forks) are reaped once no
+    // clone of the builder holds them.
     drop(forked);
     let engine = builder.limits.engine();
     let cache_dir = match builder.cache_dir {

@@ -39,12 +39,9 @@ impl WorkerChild {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()?;
-        let pipe = |fd: Option<OwnedFd>| fd.map(File::from);
-        let (stdin, stdout, stderr) = (
-            pipe(child.stdin.take().map(OwnedFd::from)),
-            pipe(child.stdout.take().map(OwnedFd::from)),
-            pipe(child.stderr.take().map(OwnedFd::from)),
-        );
+        let stdin = child.stdin.take().map(|pipe| File::from(OwnedFd::from(pipe)));
+        let stdout = child.stdout.take().map(|pipe| File::from(OwnedFd::from(pipe)));
+        let stderr = child.stderr.take().map(|pipe| File::from(OwnedFd::from(pipe)));
         Ok(WorkerChild { kind: Kind::Spawned(child), stdin, stdout, stderr })
     }
 
