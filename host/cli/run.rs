@@ -89,6 +89,10 @@ pub(super) fn run(args: RunArgs) -> Result<(), CliError> {
     };
     let original = |i: usize| if resuming { lock(&submitted)[i] } else { i };
     let func = pool.func(&func_name).chunksize(chunksize);
+    // The run is one job: once it is submitted, the pool is closed
+    // (`close_detached`), so that each worker retires as soon as the work
+    // runs out, while the results are still being written, and the end of
+    // the run waits only for their output to end, not for their processes.
     let mut failures = Vec::new();
     // Every finished item passes here: journal, progress, and the decision to
     // stop (without --keep-going) or go on.
@@ -121,6 +125,7 @@ pub(super) fn run(args: RunArgs) -> Result<(), CliError> {
         Mode::Map | Mode::Starmap => {
             let mut results = Results::default();
             let mut stream = unordered(&func, mode, items)?;
+            pool.close_detached();
             while let Some((index, result)) = stream.next() {
                 let index = original(index);
                 finished(index, &result)?;
@@ -164,6 +169,7 @@ pub(super) fn run(args: RunArgs) -> Result<(), CliError> {
                 Ok(())
             };
             let mut stream = func.imap_json(items).map_err(submit_error)?;
+            pool.close_detached();
             while let Some((index, result)) = stream.next() {
                 let index = original(index);
                 finished(index, &result)?;
@@ -188,6 +194,7 @@ pub(super) fn run(args: RunArgs) -> Result<(), CliError> {
             }
             out.flush()?;
             let mut stream = unordered(&func, mode, items)?;
+            pool.close_detached();
             while let Some((index, result)) = stream.next() {
                 let index = original(index);
                 finished(index, &result)?;
@@ -210,6 +217,8 @@ pub(super) fn run(args: RunArgs) -> Result<(), CliError> {
     }
     out.commit()?;
     progress.finish(pool.retried_items(), done.len());
+    // Every worker has retired (see `func`) and its stderr is passed on.
+    pool.join().expect("the pool was closed when the job was submitted");
     match failures.len() {
         0 => Ok(()),
         n => {

@@ -21,6 +21,7 @@ use crossbeam_channel::{Receiver, Sender};
 
 use crate::error::SubmitError;
 use chunk::Chunk;
+use slot::WorkerChild;
 
 /// A closure for the callback thread.
 pub(crate) type Callback = Box<dyn FnOnce() + Send>;
@@ -61,6 +62,9 @@ pub(crate) struct PoolState {
     pub callbacks: Callbacks,
     /// Items run again because their worker died while running them.
     retried: AtomicUsize,
+    /// Retired workers whose exit no slot waits for: `Some` once the pool
+    /// is closed with [`Pool::close_detached`](crate::Pool::close_detached).
+    detached: Mutex<Option<Vec<WorkerChild>>>,
 }
 
 impl PoolState {
@@ -75,6 +79,7 @@ impl PoolState {
             pids: Mutex::new(vec![None; workers]),
             callbacks: Callbacks(callbacks),
             retried: AtomicUsize::new(0),
+            detached: Mutex::new(None),
         };
         (shared, callback_rx)
     }
@@ -169,6 +174,30 @@ impl PoolState {
     /// Records the pid of slot `slot`'s live worker (`None` once it is reaped).
     pub fn set_pid(&self, slot: usize, pid: Option<u32>) {
         self.pids.lock().unwrap_or_else(|e| e.into_inner())[slot] = pid;
+    }
+
+    /// From now on, a slot retiring its worker leaves the process here
+    /// ([`PoolState::detach`]) instead of waiting for it to end.
+    pub fn detach_retired(&self) {
+        self.detached.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert_with(Vec::new);
+    }
+
+    /// Takes a retired worker whose output has ended: kept, to be reaped
+    /// later, after [`PoolState::detach_retired`]; otherwise handed back for
+    /// its slot to wait for.
+    pub fn detach(&self, child: WorkerChild) -> Option<WorkerChild> {
+        match self.detached.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+            Some(detached) => {
+                detached.push(child);
+                None
+            }
+            None => Some(child),
+        }
+    }
+
+    /// The retired workers left by [`PoolState::detach`] so far.
+    pub fn take_detached(&self) -> Vec<WorkerChild> {
+        self.detached.lock().unwrap_or_else(|e| e.into_inner()).as_mut().map(std::mem::take).unwrap_or_default()
     }
 
     /// An item is run again after its worker died.

@@ -142,11 +142,11 @@ fn serve(input: &mut BufReader<impl io::Read>, output: &mut impl Write) -> Resul
 
     loop {
         if !protocol::read_frame(input, &mut frame).map_err(io_err)? {
-            return Ok(());
+            leave(output);
         }
         let chunk = match protocol::decode_to_worker(&frame) {
             Ok(ToWorker::Chunk(chunk)) => chunk,
-            Ok(ToWorker::Shutdown) => return Ok(()),
+            Ok(ToWorker::Shutdown) => leave(output),
             Ok(ToWorker::Start(_)) => return Err("protocol error: a second start frame".into()),
             Err(e) => return Err(format!("protocol error: {e}")),
         };
@@ -200,6 +200,27 @@ fn run_one_by_one(
         }
     }
     Ok(())
+}
+
+/// Exits a worker that was told to (or whose parent closed its stdin),
+/// with every result it wrote flushed. Its stdout and stderr are closed
+/// first, so that the parent's readers see their ends at once, and its
+/// instance, module and engine are left to the kernel: nothing of theirs
+/// needs tearing down, and a parent that does not wait for this process to
+/// end ([`Pool::close_detached`](crate::Pool::close_detached)) has all it
+/// needs once the pipes close.
+fn leave(output: &mut impl Write) -> ! {
+    let code = match output.flush() {
+        Ok(()) => 0,
+        Err(_) => 1,
+    };
+    // SAFETY: closing our own standard descriptors, which nothing reads
+    // after this, and `_exit`, which runs nothing of this process again.
+    unsafe {
+        libc::close(libc::STDOUT_FILENO);
+        libc::close(libc::STDERR_FILENO);
+        libc::_exit(code)
+    }
 }
 
 /// The start frame's configuration, once its protocol version is this

@@ -198,6 +198,27 @@ fn submitting_after_close_is_refused_and_join_needs_close() {
 }
 
 #[test]
+fn close_detached_lets_the_work_finish_and_the_workers_end_without_being_waited_for() {
+    let pool = tutorial(2);
+    let pids = pool.worker_pids();
+    let squares = pool.imap::<_, i64>("square", 0..100i64).unwrap();
+    pool.close_detached();
+    assert_eq!(pool.apply_async::<_, i64>("square", (1,)).unwrap_err(), SubmitError::NotRunning);
+    let squares: Vec<i64> = squares.map(Result::unwrap).collect();
+    assert_eq!(squares, (0..100).map(|x| x * x).collect::<Vec<_>>(), "the job submitted before finishes");
+    pool.join().unwrap();
+    assert!(pool.worker_pids().is_empty(), "every worker retired");
+    // Reaped by the pool's own thread, not left as zombies.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    for pid in pids {
+        while std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            assert!(Instant::now() < deadline, "worker {pid} was never reaped");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
+#[test]
 fn an_unknown_export_is_refused_at_submission() {
     let pool = tutorial(1);
     let err = pool.map::<_, i64>("cube", [1]).unwrap_err();

@@ -216,7 +216,7 @@ fn the_command_forks_its_workers_which_hold_only_their_own_pipes_and_are_replace
     let mut cli = std::process::Command::new(BIN)
         .env("RPOOL_WASM_CACHE_DIR", rpool_wasm_tests::shared_cache_dir())
         .args(["run", guests::PROBE, "--func", "mark_then_sleep", "--starmap", "-", "--chunksize", "1"])
-        .args(["-w", "2", "--dir", &dir])
+        .args(["--input-format", "jsonl", "-w", "2", "--dir", &dir])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -224,8 +224,10 @@ fn the_command_forks_its_workers_which_hold_only_their_own_pipes_and_are_replace
         .unwrap();
     use std::io::Write;
     let mut stdin = cli.stdin.take().unwrap();
-    stdin.write_all(br#"[["/sign/first", 1500, 2]]"#).unwrap();
-    drop(stdin);
+    // The input stays open until the end: a pool whose input has ended lets
+    // its idle worker go at once.
+    stdin.write_all(b"[\"/sign/first\", 1500, 2]\n").unwrap();
+    stdin.flush().unwrap();
     wait_for_mark(&scratch, "first");
     let ours = std::fs::read(format!("/proc/{}/cmdline", cli.id())).unwrap();
     let workers = children_of(cli.id());
@@ -246,6 +248,7 @@ fn the_command_forks_its_workers_which_hold_only_their_own_pipes_and_are_replace
         let status = std::process::Command::new("kill").args(["-9", &worker.to_string()]).status().unwrap();
         assert!(status.success());
     }
+    drop(stdin);
     let out = cli.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");

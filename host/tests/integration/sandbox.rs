@@ -89,3 +89,21 @@ fn guest_stdout_and_stderr_go_to_stderr_prefixed_by_worker() {
         assert!(out.stderr.lines().any(|l| l == line), "missing {line:?} in {}", out.stderr);
     }
 }
+
+#[test]
+fn every_line_a_guest_prints_is_passed_on_before_the_command_exits() {
+    // The command does not wait for its workers' processes to end, only for
+    // their output: what they printed last must still arrive.
+    let items: Vec<String> = (0..300).map(|i| i.to_string()).collect();
+    let input = format!("[{}]", items.join(","));
+    let out = rpool(&["run", guests::PROBE, "--func", "chatter", "--map", "-", "-w", "2", "--chunksize", "1"])
+        .stdin(&input)
+        .run();
+    assert_eq!(out.success(), format!("{input}\n"));
+    for i in &items {
+        for stream in ["stdout", "stderr"] {
+            let said = format!("] {stream} says {i}");
+            assert!(out.stderr.lines().any(|l| l.ends_with(&said)), "missing {said:?} in {}", out.stderr);
+        }
+    }
+}

@@ -78,6 +78,28 @@ impl WorkerChild {
         }
     }
 
+    /// Reaps it if it has exited; whether it had.
+    pub(crate) fn try_wait(&mut self) -> bool {
+        match &mut self.kind {
+            Kind::Spawned(child) => !matches!(child.try_wait(), Ok(None)),
+            Kind::Forked { status: Some(_), .. } => true,
+            Kind::Forked { pid, status } => {
+                let mut raw = 0;
+                // SAFETY: polls our own child and writes its status to `raw`.
+                match unsafe { libc::waitpid(*pid, &mut raw, libc::WNOHANG) } {
+                    0 => false,
+                    reaped if reaped == *pid => {
+                        use std::os::unix::process::ExitStatusExt;
+                        *status = Some(ExitStatus::from_raw(raw));
+                        true
+                    }
+                    // Not ours to wait for any more (reaped elsewhere).
+                    _ => true,
+                }
+            }
+        }
+    }
+
     /// Waits for it to exit and reaps it.
     pub(crate) fn wait(&mut self) -> std::io::Result<ExitStatus> {
         match &mut self.kind {

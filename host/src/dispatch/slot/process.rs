@@ -105,10 +105,23 @@ impl Slot {
         }
     }
 
-    /// Asks an idle worker to exit and waits for it.
+    /// Asks an idle worker to exit and waits for it: for its output to end
+    /// (it closes its stdout and stderr as it leaves, so everything it wrote
+    /// has been passed on then), and for the process to end, unless the
+    /// pool leaves that to a thread of its own ([`PoolState::detach`]).
+    ///
+    /// [`PoolState::detach`]: crate::dispatch::PoolState::detach
     pub(super) fn retire(&self, mut process: Process) {
         let _ = wire::write_frame(&mut process.stdin, wire::TAG_SHUTDOWN, &[]);
-        self.reap(process, false);
+        let Process { child, stdin, reader, stderr_relay, .. } = process;
+        drop(stdin);
+        let _ = reader.join();
+        let _ = stderr_relay.join();
+        // Forget the pid before it can be reaped (see `reap`).
+        self.state.set_pid(self.index, None);
+        if let Some(mut child) = self.state.detach(child) {
+            let _ = child.wait();
+        }
     }
 
     /// Closes the worker's stdin (killing it first if `kill`), waits for it
