@@ -177,51 +177,87 @@ impl Input {
     /// item that is not an array, ends them; [`finish`] returns it.
     /// Past the look-ahead, a thread reads and checks the items, a few
     /// batches ahead, so that parsing the input overlaps running it.
-    pub fn items(self) -> (impl Iterator<Item = (usize, Item)> + Send + 'static, InputError) {
+    pub fn items(self) -> (Items, InputError) {
         let error: InputError = Arc::new(Mutex::new(None));
-        let cell = Arc::clone(&error);
         let Input { reader, looked_ahead, ended, shown, starmap, fd } = self;
         let batches = (!ended).then(|| spawn_reader(reader, shown.clone(), fd));
-        let mut batch = Arc::new(looked_ahead);
-        let (mut next_in_batch, mut index) = (0, 0);
-        // Only this iterator writes the error: a flag of its own, not the
-        // cell's lock, says it has ended (a lock per item took about a
-        // quarter of the feeding thread's time on a million integers).
-        let mut ended = false;
-        let items = std::iter::from_fn(move || {
-            if ended {
-                return None;
-            }
-            if next_in_batch == batch.len() {
-                match batches.as_ref().map(Receiver::recv) {
-                    Some(Ok(Ok(next))) => batch = Arc::new(next),
-                    Some(Ok(Err(e))) => {
-                        *lock(&cell) = Some(e);
-                        ended = true;
-                        return None;
-                    }
-                    // The input ended: the thread is gone.
-                    Some(Err(_)) | None => {
-                        ended = true;
-                        return None;
-                    }
-                }
-                next_in_batch = 0;
-            }
-            let item = Item { batch: Arc::clone(&batch), index: next_in_batch };
-            if starmap && item.json().first() != Some(&b'[') {
-                *lock(&cell) = Some(CliError::Usage(format!(
-                    "{shown}: item {index} is `{}`, but a starmap item must be the array of the call's arguments",
-                    String::from_utf8_lossy(item.json())
-                )));
-                ended = true;
-                return None;
-            }
-            next_in_batch += 1;
-            index += 1;
-            Some((index - 1, item))
-        });
+        let items = Items {
+            batches,
+            batch: Arc::new(looked_ahead),
+            next_in_batch: 0,
+            index: 0,
+            ended: false,
+            error: Arc::clone(&error),
+            shown,
+            starmap,
+        };
         (items, error)
+    }
+}
+
+/// The items of [`Input::items`], with their indices.
+pub(super) struct Items {
+    batches: Option<Receiver<Result<ItemBatch, CliError>>>,
+    batch: Arc<ItemBatch>,
+    next_in_batch: usize,
+    index: usize,
+    /// Only this iterator writes the error: a flag of its own, not the
+    /// cell's lock, says it has ended (a lock per item took about a
+    /// quarter of the feeding thread's time on a million integers).
+    ended: bool,
+    error: InputError,
+    shown: String,
+    starmap: bool,
+}
+
+impl Iterator for Items {
+    type Item = (usize, Item);
+
+    fn next(&mut self) -> Option<(usize, Item)> {
+        if self.ended {
+            return None;
+        }
+        if self.next_in_batch == self.batch.len() {
+            match self.batches.as_ref().map(Receiver::recv) {
+                Some(Ok(Ok(next))) => self.batch = Arc::new(next),
+                Some(Ok(Err(e))) => {
+                    *lock(&self.error) = Some(e);
+                    self.ended = true;
+                    return None;
+                }
+                // The input ended: the thread is gone.
+                Some(Err(_)) | None => {
+                    self.ended = true;
+                    return None;
+                }
+            }
+            self.next_in_batch = 0;
+        }
+        let item = Item { batch: Arc::clone(&self.batch), index: self.next_in_batch };
+        if self.starmap && item.json().first() != Some(&b'[') {
+            *lock(&self.error) = Some(CliError::Usage(format!(
+                "{}: item {} is `{}`, but a starmap item must be the array of the call's arguments",
+                self.shown,
+                self.index,
+                String::from_utf8_lossy(item.json())
+            )));
+            self.ended = true;
+            return None;
+        }
+        self.next_in_batch += 1;
+        self.index += 1;
+        Some((self.index - 1, item))
+    }
+
+    /// At least the items of the batch in hand: the pool may take what is
+    /// in hand together, and never waits for more. (For a starmap, no
+    /// bound: an item that is not an array would end them sooner.)
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        match (self.ended, self.starmap) {
+            (true, _) => (0, Some(0)),
+            (false, true) => (0, None),
+            (false, false) => (self.batch.len() - self.next_in_batch, None),
+        }
     }
 }
 

@@ -77,15 +77,19 @@ pub(super) fn run(args: RunArgs) -> Result<(), CliError> {
     let items = {
         let done: HashSet<usize> = done.keys().copied().collect();
         let (submitted, seen) = (Arc::clone(&submitted), Arc::clone(&seen));
-        items
-            .inspect(move |(i, _)| seen.store(i + 1, Ordering::Relaxed))
-            .filter(move |(i, _)| !done.contains(i) && shard.is_none_or(|s| s.has(*i)))
-            .map(move |(i, item)| {
-                if resuming {
-                    lock(&submitted).push(i);
-                }
-                item
-            })
+        let items = items.inspect(move |(i, _)| seen.store(i + 1, Ordering::Relaxed));
+        // Unfiltered, the iterator says what is in hand (`size_hint`): tiny
+        // items in hand travel to the workers together.
+        let kept = match resuming {
+            true => Kept::Some(items.filter(move |(i, _)| !done.contains(i) && shard.is_none_or(|s| s.has(*i)))),
+            false => Kept::All(items),
+        };
+        kept.map(move |(i, item)| {
+            if resuming {
+                lock(&submitted).push(i);
+            }
+            item
+        })
     };
     let original = |i: usize| if resuming { lock(&submitted)[i] } else { i };
     let func = pool.func(&func_name).chunksize(chunksize);
@@ -355,6 +359,32 @@ impl SignalGuard {
 
     fn caught(&self) -> Option<i32> {
         Some(self.caught.load(Ordering::SeqCst)).filter(|&s| s != 0)
+    }
+}
+
+/// The items a run still has to run: all of them, or those a journal has
+/// not answered or a shard does not own. (A `Filter` knows no lower bound
+/// of what is left, so all of them go as they are.)
+enum Kept<I, P> {
+    All(I),
+    Some(std::iter::Filter<I, P>),
+}
+
+impl<I: Iterator, P: FnMut(&I::Item) -> bool> Iterator for Kept<I, P> {
+    type Item = I::Item;
+
+    fn next(&mut self) -> Option<I::Item> {
+        match self {
+            Kept::All(items) => items.next(),
+            Kept::Some(items) => items.next(),
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        match self {
+            Kept::All(items) => items.size_hint(),
+            Kept::Some(items) => items.size_hint(),
+        }
     }
 }
 

@@ -62,6 +62,18 @@ pub fn chatter(x: i64) -> i64 {
     x
 }
 
+/// Prints `said x` to stderr and returns `x` squared; traps (an
+/// `unreachable`) for a negative `x`: a run that called an item twice
+/// would print it twice.
+#[task]
+pub fn say_or_trap(x: i64) -> i64 {
+    eprintln!("said {x}");
+    if x < 0 {
+        core::arch::wasm32::unreachable();
+    }
+    x * x
+}
+
 /// Recurses without end: a stack overflow (on purpose).
 #[task]
 #[allow(unconditional_recursion)]

@@ -33,8 +33,12 @@ impl Chunk {
     /// A new chunk of this one's items from `skip` on (`take` of them, or
     /// all), for running again; `None` if there are none.
     pub fn part(&self, skip: usize, take: Option<usize>, attempts: u32) -> Option<Chunk> {
+        let view = self.view();
         let mut encoder = ChunkEncoder::new(&self.func);
-        for (index, args) in self.view().items().skip(skip).take(take.unwrap_or(usize::MAX)).flatten() {
+        if view.one_by_one {
+            encoder.one_by_one();
+        }
+        for (index, args) in view.items().skip(skip).take(take.unwrap_or(usize::MAX)).flatten() {
             encoder
                 .push::<()>(index, |buf| {
                     buf.extend_from_slice(args);
@@ -149,11 +153,20 @@ pub(crate) struct Chunker {
 }
 
 impl Chunker {
-    /// Takes up to `n` items and encodes them into a chunk. An item whose
-    /// arguments cannot be encoded is delivered as its error instead. Returns
-    /// the chunk (`None` if no item made it) and how many items were taken.
-    pub fn chunk<A: EncodeItem>(&mut self, items: &mut impl Iterator<Item = A>, n: usize) -> (Option<Chunk>, usize) {
+    /// Takes up to `n` items and encodes them into a chunk (a frame of
+    /// one-item chunks if `one_by_one`). An item whose arguments cannot be
+    /// encoded is delivered as its error instead. Returns the chunk (`None`
+    /// if no item made it) and how many items were taken.
+    pub fn chunk<A: EncodeItem>(
+        &mut self,
+        items: &mut impl Iterator<Item = A>,
+        n: usize,
+        one_by_one: bool,
+    ) -> (Option<Chunk>, usize) {
         let mut encoder = ChunkEncoder::new(&self.func);
+        if one_by_one {
+            encoder.one_by_one();
+        }
         let mut taken = 0;
         let mut refused = false;
         for item in items.take(n) {

@@ -62,6 +62,10 @@ pub(crate) struct PoolState {
     pub callbacks: Callbacks,
     /// Items run again because their worker died while running them.
     retried: AtomicUsize,
+    /// Whether a lazy job's one-item chunks may travel together, several in
+    /// a frame, once its items are seen to be tiny (`pool::feed`): not when
+    /// a worker's task limit counts chunks, nor for a cluster's nodes.
+    pub together: bool,
     /// Retired workers whose exit no slot waits for: `Some` once the pool
     /// is closed with [`Pool::close_detached`](crate::Pool::close_detached).
     detached: Mutex<Option<Vec<WorkerChild>>>,
@@ -69,7 +73,7 @@ pub(crate) struct PoolState {
 
 impl PoolState {
     /// A running pool's shared state, and the receiving end of its callbacks.
-    pub fn new(workers: usize) -> (PoolState, Receiver<Callback>) {
+    pub fn new(workers: usize, together: bool) -> (PoolState, Receiver<Callback>) {
         let (tx, queue) = crossbeam_channel::unbounded();
         let (callbacks, callback_rx) = crossbeam_channel::unbounded();
         let lifecycle = Lifecycle { sender: Some(tx), accepting: true, ..Lifecycle::default() };
@@ -79,6 +83,7 @@ impl PoolState {
             pids: Mutex::new(vec![None; workers]),
             callbacks: Callbacks(callbacks),
             retried: AtomicUsize::new(0),
+            together,
             detached: Mutex::new(None),
         };
         (shared, callback_rx)

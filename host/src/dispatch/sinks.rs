@@ -3,8 +3,9 @@
 //! apply and their async forms); [`Stream`] passes them, as they arrive, to
 //! a lazy iterator (imap, imap_unordered).
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use crossbeam_channel::Sender;
 use serde::de::DeserializeOwned;
@@ -33,6 +34,9 @@ pub(crate) trait Sink: Send + Sync {
     /// Passes on outcomes delivered so far that the sink holds back to
     /// batch them; a reader calls it before it waits for more.
     fn flush(&self) {}
+    /// How long a worker took per item of this job, as a reader measured
+    /// it (see [`Stream::item_time`]).
+    fn note_item_time(&self, _per_item: Duration) {}
 }
 
 /// Collects a job's results by index and completes its [`JobState`] with all of
@@ -111,11 +115,27 @@ pub(crate) struct Stream {
     tx: Sender<Outcomes>,
     pending: Mutex<Outcomes>,
     dropped: AtomicBool,
+    /// The last [`Sink::note_item_time`], in nanoseconds; 0 before any.
+    item_nanos: AtomicU64,
 }
 
 impl Stream {
     pub fn new(tx: Sender<Outcomes>) -> Arc<Stream> {
-        Arc::new(Stream { tx, pending: Mutex::new(Outcomes::default()), dropped: AtomicBool::new(false) })
+        Arc::new(Stream {
+            tx,
+            pending: Mutex::new(Outcomes::default()),
+            dropped: AtomicBool::new(false),
+            item_nanos: AtomicU64::new(0),
+        })
+    }
+
+    /// How long a worker takes per item of this job, from the last read of
+    /// a worker's pipe that answered some: the time since the worker last
+    /// answered (or was given work while idle), over the items the read
+    /// brought. A worker kept waiting for work makes it longer than the
+    /// items take, never shorter. `None` until a read measured it.
+    pub fn item_time(&self) -> Option<Duration> {
+        Some(self.item_nanos.load(Ordering::Relaxed)).filter(|&n| n > 0).map(Duration::from_nanos)
     }
 
     /// Wakes the consumer with no outcomes, to look at its job again (its
@@ -141,6 +161,10 @@ impl Sink for Stream {
 
     fn is_done(&self) -> bool {
         self.dropped.load(Ordering::Acquire)
+    }
+
+    fn note_item_time(&self, per_item: Duration) {
+        self.item_nanos.store((per_item.as_nanos() as u64).max(1), Ordering::Relaxed);
     }
 
     fn flush(&self) {

@@ -11,6 +11,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
 
 use crossbeam_channel::Receiver;
 
@@ -26,6 +27,16 @@ const SMALL_ITEMS_WINDOW: usize = 4096;
 /// …as long as their encoded arguments stay under this many bytes.
 const WINDOW_BYTES: usize = 64 << 20;
 
+/// One-item chunks of tiny items travel together, in one frame run one item
+/// per call ([`crate::wire::TAG_SINGLES`]), as many as take a worker about
+/// this long: a chunk in the queue, in flight and in the reader costs more
+/// than such an item's call, and a worker holds about a millisecond of
+/// work at a time in any case (`dispatch::slot`), so load balancing loses
+/// nothing.
+const TOGETHER_WORK: Duration = Duration::from_micros(250);
+/// At most this many (a frame of tiny items of some 25 bytes each).
+const MAX_TOGETHER: usize = 1024;
+
 /// How a lazy job's items are made into chunks and submitted.
 pub(super) struct Submitter<I> {
     items: I,
@@ -38,34 +49,71 @@ pub(super) struct Submitter<I> {
     /// …as [`widened_window`](Submitter::widened_window) does after each
     /// chunk: not for every outcome, which a tiny item would notice.
     effective_window: usize,
+    /// Where the job's outcomes go, and how quick its items are; `None`
+    /// when one-item chunks never travel together (see [`TOGETHER_WORK`]).
+    together: Option<Arc<Stream>>,
 }
 
 impl<I: Iterator<Item: EncodeItem>> Submitter<I> {
+    /// Whether the window has room for another chunk, `released` outcomes
+    /// having gone to the caller.
+    fn has_room(&self, released: usize) -> bool {
+        self.chunker.next_index - released + self.chunksize <= self.effective_window
+    }
+
+    /// With the window full, the `released` count at which the feeding
+    /// thread goes on: once a quarter of the window is free, not as soon as
+    /// one chunk fits, or a consumer of tiny items would wake it (and be
+    /// preempted by it) for every few outcomes (5,000 times in 100,000 items
+    /// at chunksize 1). Never past what was submitted, which every
+    /// outcome's release reaches in the end.
+    fn resume_point(&self) -> usize {
+        let next = self.chunker.next_index;
+        (next + self.chunksize + self.effective_window / 4).saturating_sub(self.effective_window).min(next)
+    }
+
     /// Submits chunks while `released` leaves the window room and the input
     /// lasts; true once the input has ended.
     fn fill(&mut self, state: &PoolState, released: usize) -> bool {
-        while self.chunker.next_index - released + self.chunksize <= self.effective_window {
-            if !self.submit_one(state) {
+        while self.has_room(released) {
+            if !self.submit_one(state, released) {
                 return true;
             }
         }
         false
     }
 
-    /// Takes up to a chunk's worth of items and submits them; false once
-    /// the input has ended (the pool is told, once).
-    fn submit_one(&mut self, state: &PoolState) -> bool {
-        let (chunk, taken) = self.chunker.chunk(&mut self.items, self.chunksize);
+    /// Takes up to a chunk's worth of items (several one-item chunks, once
+    /// they are known to be tiny: see [`Submitter::together`]) and submits
+    /// them; false once the input has ended (the pool is told, once).
+    fn submit_one(&mut self, state: &PoolState, released: usize) -> bool {
+        let together = self.together(released);
+        let n = self.chunksize * together;
+        let (chunk, taken) = self.chunker.chunk(&mut self.items, n, together > 1);
         if let Some(chunk) = chunk {
             self.fed_bytes += chunk.frame.len();
             self.effective_window = self.widened_window();
             state.feed(chunk);
         }
-        if taken < self.chunksize {
+        if taken < n {
             state.end_feeder();
             return false;
         }
         true
+    }
+
+    /// How many one-item chunks the next frame carries: one, unless the
+    /// job's chunksize is 1 and its items are known to take a worker under
+    /// [`TOGETHER_WORK`] together; then as many as take about that long,
+    /// are in hand (the input's `size_hint`: items that may still be on
+    /// their way are never waited for) and fit the window.
+    fn together(&self, released: usize) -> usize {
+        let Some(per_item) = self.together.as_ref().and_then(|stream| stream.item_time()) else {
+            return 1;
+        };
+        let quick = (TOGETHER_WORK.as_nanos() / per_item.as_nanos().max(1)) as usize;
+        let room = self.effective_window.saturating_sub(self.chunker.next_index - released);
+        quick.min(MAX_TOGETHER).min(self.items.size_hint().0.saturating_add(1)).min(room).max(1)
     }
 
     /// The window, widened for small items (tiny chunks would otherwise make
@@ -95,14 +143,19 @@ struct Shared {
     /// outcome, and a lock per outcome costs more than a tiny item (about
     /// 4% of the parent's time on a million squares).
     asleep: AtomicBool,
+    /// The `released` count the sleeping thread waits for (see
+    /// [`Submitter::resume_point`]).
+    resume_at: AtomicUsize,
 }
 
 impl Shared {
-    /// Wakes the thread if it waits for room. (`released` is stored
-    /// before, and `asleep` set by the thread before it checks `released`
-    /// again, both sequentially consistent: one of the two sees the other.)
-    fn wake(&self) {
-        if !self.asleep.load(Ordering::SeqCst) {
+    /// Wakes the thread if it waits for room and `released` (the count just
+    /// stored) is what it waits for. (`released` is stored before, and
+    /// `resume_at` and `asleep` set by the thread before it checks
+    /// `released` again, all sequentially consistent: one of the two sees
+    /// the other.)
+    fn wake(&self, released: usize) {
+        if !self.asleep.load(Ordering::SeqCst) || released < self.resume_at.load(Ordering::SeqCst) {
             return;
         }
         let mut waiting = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
@@ -139,6 +192,7 @@ pub(crate) struct Feed<I> {
 
 /// The parts of a lazy job that both ways of feeding it start from.
 fn parts<I>(
+    state: &PoolState,
     items: I,
     func: &Arc<str>,
     args: Args,
@@ -149,15 +203,22 @@ fn parts<I>(
     let stream = Stream::new(tx);
     let chunker = Chunker { sink: stream.clone(), func: Arc::clone(func), args, next_index: 0 };
     let window = window.max(chunksize);
-    let submitter =
-        Submitter { items, chunker, chunksize, window, fed_bytes: 0, effective_window: window.max(SMALL_ITEMS_WINDOW) };
+    let submitter = Submitter {
+        items,
+        chunker,
+        chunksize,
+        window,
+        fed_bytes: 0,
+        effective_window: window.max(SMALL_ITEMS_WINDOW),
+        together: (chunksize == 1 && state.together).then(|| Arc::clone(&stream)),
+    };
     (submitter, stream, rx)
 }
 
 impl<I: Iterator<Item: EncodeItem>> Feed<I> {
     /// A feed whose items are pulled here, between batches of outcomes.
     pub fn here(state: Arc<PoolState>, items: I, func: Arc<str>, args: Args, chunksize: usize, window: usize) -> Self {
-        let (submitter, stream, rx) = parts(items, &func, args, chunksize, window);
+        let (submitter, stream, rx) = parts(&state, items, &func, args, chunksize, window);
         let input = Input::Here { submitter, exhausted: false };
         Feed { state, input, func, stream, rx, batch: Outcomes::default(), received: 0, released: 0 }
     }
@@ -208,7 +269,7 @@ impl<I: Iterator<Item: EncodeItem>> Feed<I> {
         self.released += n;
         if let Input::Thread(shared) = &self.input {
             shared.released.store(self.released, Ordering::SeqCst);
-            shared.wake();
+            shared.wake(self.released);
         }
     }
 }
@@ -226,7 +287,7 @@ impl<I: Iterator<Item: EncodeItem + Send> + Send + 'static> Feed<I> {
         chunksize: usize,
         window: usize,
     ) -> Self {
-        let (mut submitter, stream, rx) = parts(items, &func, args, chunksize, window);
+        let (mut submitter, stream, rx) = parts(&state, items, &func, args, chunksize, window);
         let shared = Arc::new(Shared::default());
         let thread_state = Arc::clone(&state);
         let thread_shared = Arc::clone(&shared);
@@ -236,20 +297,18 @@ impl<I: Iterator<Item: EncodeItem + Send> + Send + 'static> Feed<I> {
             .spawn(move || {
                 let (state, shared) = (thread_state, thread_shared);
                 loop {
-                    {
-                        let full = |submitter: &Submitter<I>| {
-                            !shared.dropped.load(Ordering::Acquire)
-                                && submitter.chunker.next_index - shared.released.load(Ordering::SeqCst)
-                                    + submitter.chunksize
-                                    > submitter.effective_window
-                        };
+                    let released = || shared.released.load(Ordering::SeqCst);
+                    if !shared.dropped.load(Ordering::Acquire) && !submitter.has_room(released()) {
+                        let resume_at = submitter.resume_point();
+                        shared.resume_at.store(resume_at, Ordering::SeqCst);
+                        let ready = || shared.dropped.load(Ordering::Acquire) || released() >= resume_at;
                         let mut waiting = shared.waiting.lock().unwrap_or_else(|e| e.into_inner());
-                        while full(&submitter) {
+                        while !ready() {
                             *waiting = true;
                             shared.asleep.store(true, Ordering::SeqCst);
                             // A release between the check above and the flag
                             // did not wake this thread: look again.
-                            if !full(&submitter) {
+                            if ready() {
                                 break;
                             }
                             waiting = shared.room.wait(waiting).unwrap_or_else(|e| e.into_inner());
@@ -261,7 +320,7 @@ impl<I: Iterator<Item: EncodeItem + Send> + Send + 'static> Feed<I> {
                         state.end_feeder();
                         break;
                     }
-                    let more = submitter.submit_one(&state);
+                    let more = submitter.submit_one(&state, released());
                     shared.submitted.store(submitter.chunker.next_index, Ordering::Release);
                     if !more {
                         shared.exhausted.store(true, Ordering::Release);
@@ -300,6 +359,55 @@ impl<I> Drop for Feed<I> {
                 *waiting = false;
                 shared.room.notify_one();
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dispatch::sinks::Sink;
+
+    fn submitter<I>(items: I, chunksize: usize, together: bool) -> (Submitter<I>, Arc<Stream>) {
+        let (state, _callbacks) = PoolState::new(2, together);
+        let (submitter, stream, _rx) = parts(&state, items, &Arc::from("square"), Args::Wrap, chunksize, 6);
+        (submitter, stream)
+    }
+
+    #[test]
+    fn one_item_chunks_travel_together_once_their_items_are_known_to_be_tiny() {
+        let (s, stream) = submitter(0..100_000, 1, true);
+        assert_eq!(s.together(0), 1, "not before a worker measured them");
+        stream.note_item_time(Duration::from_nanos(500));
+        assert_eq!(s.together(0), 500, "about TOGETHER_WORK of them");
+        stream.note_item_time(Duration::from_nanos(10));
+        assert_eq!(s.together(0), MAX_TOGETHER);
+        stream.note_item_time(Duration::from_millis(1));
+        assert_eq!(s.together(0), 1, "slow items go one by one");
+
+        // Never more than the window has room for…
+        let (mut s, stream) = submitter(0..100_000, 1, true);
+        stream.note_item_time(Duration::from_nanos(10));
+        s.chunker.next_index = SMALL_ITEMS_WINDOW - 3;
+        assert_eq!(s.together(0), 3);
+        // …nor than the input has in hand: items on their way are not waited for.
+        let (s, stream) = submitter((0..100_000).filter(|_| true), 1, true);
+        stream.note_item_time(Duration::from_nanos(10));
+        assert_eq!(s.together(0), 1);
+        let (s, stream) = submitter(0..10, 1, true);
+        stream.note_item_time(Duration::from_nanos(10));
+        assert_eq!(s.together(0), 11, "what is left, and the end of the input");
+        let (s, stream) = submitter(0.., 1, true);
+        stream.note_item_time(Duration::from_nanos(10));
+        assert_eq!(s.together(0), MAX_TOGETHER, "an endless input");
+    }
+
+    #[test]
+    fn chunks_of_several_items_and_task_limits_keep_chunks_apart() {
+        for (chunksize, together) in [(2, true), (1, false)] {
+            let (s, stream) = submitter(0..100_000, chunksize, together);
+            stream.note_item_time(Duration::from_nanos(10));
+            assert_eq!(s.together(0), 1);
         }
     }
 }

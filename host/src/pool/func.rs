@@ -291,7 +291,7 @@ impl<'p> Func<'p> {
         // first while the rest are still being encoded.
         self.pool.state.submit_job(std::iter::from_fn(|| {
             while left > 0 {
-                let (chunk, taken) = chunker.chunk(&mut items, chunksize);
+                let (chunk, taken) = chunker.chunk(&mut items, chunksize, false);
                 left -= taken;
                 if chunk.is_some() {
                     return chunk;

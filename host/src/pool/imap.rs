@@ -105,6 +105,11 @@ impl<I: Iterator<Item: AsRef<[u8]>>> Iterator for JsonItems<I> {
     fn next(&mut self) -> Option<Self::Item> {
         self.0.next().map(JsonText)
     }
+
+    // What is in hand decides how many tiny items may travel together.
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.0.size_hint()
+    }
 }
 
 /// A lazy job with raw JSON in and out, made by [`Func::imap_json`](crate::Func::imap_json)

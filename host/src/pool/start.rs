@@ -130,7 +130,7 @@ pub(super) fn start(mut builder: PoolBuilder) -> Result<Pool, BuildError> {
         max_tasks: builder.max_tasks,
         retries: builder.retries,
     });
-    let (state, callback_thread) = pool_state(workers);
+    let (state, callback_thread) = pool_state(workers, plan.max_tasks.is_none());
     let startups = Arc::new(slot::Startups::new());
     let slots = std::mem::take(&mut launches.0)
         .into_iter()
@@ -159,8 +159,8 @@ impl Drop for Launches {
 }
 
 /// A pool's shared state, and its callback thread.
-fn pool_state(workers: usize) -> (Arc<PoolState>, std::thread::JoinHandle<()>) {
-    let (state, callbacks) = PoolState::new(workers);
+fn pool_state(workers: usize, together: bool) -> (Arc<PoolState>, std::thread::JoinHandle<()>) {
+    let (state, callbacks) = PoolState::new(workers, together);
     let callback_thread = std::thread::Builder::new()
         .name("rpool-callbacks".into())
         .spawn(move || callbacks.into_iter().for_each(|callback| callback()))
@@ -181,7 +181,7 @@ fn start_cluster(
     module: TaskModule,
     initializer: Option<String>,
 ) -> Result<Pool, BuildError> {
-    let (state, callback_thread) = pool_state(1);
+    let (state, callback_thread) = pool_state(1, false);
     let (dispatcher, workers) = match crate::cluster::client::start(cluster, spec, wasm, Arc::clone(&state), given) {
         Ok(started) => started,
         Err(error) => {

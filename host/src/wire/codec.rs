@@ -10,7 +10,7 @@ use super::frame::{FrameError, MAX_FRAME};
 /// program of another version is refused rather than fed frames it would
 /// misread. Raise it whenever a frame's layout or the start frame's
 /// configuration changes incompatibly.
-pub const PROTOCOL_VERSION: u32 = 2;
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// Parent → worker: start (body: the worker's configuration as JSON, opaque to the protocol).
 pub const TAG_START: u8 = 1;
@@ -18,6 +18,11 @@ pub const TAG_START: u8 = 1;
 pub const TAG_CHUNK: u8 = 2;
 /// Parent → worker: finish and exit.
 pub const TAG_SHUTDOWN: u8 = 3;
+/// Parent → worker: a chunk whose items are each a chunk of their own (a
+/// job's `chunksize` 1), sent in one frame because they are tiny: the same
+/// body as [`TAG_CHUNK`], and the worker runs its items one call each, as
+/// it would one-item chunks. (Since protocol version 3.)
+pub const TAG_SINGLES: u8 = 4;
 
 /// Worker → parent: loaded and initialized, ready for chunks (body: its
 /// [`PROTOCOL_VERSION`], `u32`).
@@ -124,6 +129,9 @@ pub enum FromWorker<'a> {
 pub struct ChunkView<'a> {
     /// The export to call for every item.
     pub func: &'a str,
+    /// Whether each item is a chunk of its own ([`TAG_SINGLES`]): it runs in
+    /// a call of its own, never grouped with others into a chunk call.
+    pub one_by_one: bool,
     count: u32,
     items: &'a [u8],
 }
@@ -199,12 +207,12 @@ pub fn decode_to_worker(frame: &[u8]) -> Result<ToWorker<'_>, FrameError> {
     let (&tag, body) = frame.split_first().ok_or(FrameError::Truncated("tag"))?;
     match tag {
         TAG_START => Ok(ToWorker::Start(body)),
-        TAG_CHUNK => {
+        TAG_CHUNK | TAG_SINGLES => {
             let (func_len, rest) = take_u16(body, "export name length")?;
             let (func, rest) = rest.split_at_checked(func_len as usize).ok_or(FrameError::Truncated("export name"))?;
             let func = std::str::from_utf8(func).map_err(|_| FrameError::Utf8)?;
             let (count, items) = take_u32(rest, "item count")?;
-            Ok(ToWorker::Chunk(ChunkView { func, count, items }))
+            Ok(ToWorker::Chunk(ChunkView { func, one_by_one: tag == TAG_SINGLES, count, items }))
         }
         TAG_SHUTDOWN => Ok(ToWorker::Shutdown),
         other => Err(FrameError::UnknownTag(other)),
@@ -271,6 +279,11 @@ impl ChunkEncoder {
         Ok(())
     }
 
+    /// Makes it a frame of one-item chunks ([`TAG_SINGLES`]).
+    pub fn one_by_one(&mut self) {
+        self.buf[4] = TAG_SINGLES;
+    }
+
     /// How many items were pushed.
     pub fn len(&self) -> usize {
         self.count as usize
@@ -319,6 +332,32 @@ mod tests {
         let got = roundtrip_chunk(&[(0, "[1]"), (7, "[[2,3]]"), (u64::MAX, "[]")]);
         assert_eq!(got, vec![(0, b"[1]".to_vec()), (7, b"[[2,3]]".to_vec()), (u64::MAX, b"[]".to_vec())]);
         assert!(roundtrip_chunk(&[]).is_empty());
+    }
+
+    #[test]
+    fn a_frame_of_one_item_chunks_is_a_chunk_run_one_by_one() {
+        let encode = |one_by_one: bool| {
+            let mut enc = ChunkEncoder::new("square");
+            if one_by_one {
+                enc.one_by_one();
+            }
+            for i in 0..3 {
+                enc.push::<()>(i, |b| {
+                    b.extend_from_slice(b"[1]");
+                    Ok(())
+                })
+                .unwrap();
+            }
+            enc.finish()
+        };
+        let (plain, singles) = (encode(false), encode(true));
+        let ToWorker::Chunk(chunk) = decode_to_worker(&plain[4..]).unwrap() else { panic!("not a chunk") };
+        assert!(!chunk.one_by_one);
+        assert_eq!(singles[4], TAG_SINGLES);
+        assert_eq!(singles[5..], plain[5..], "the same body");
+        let ToWorker::Chunk(chunk) = decode_to_worker(&singles[4..]).unwrap() else { panic!("not a chunk") };
+        assert!(chunk.one_by_one);
+        assert_eq!((chunk.func, chunk.len()), ("square", 3));
     }
 
     #[test]

@@ -154,8 +154,10 @@ fn serve(input: &mut BufReader<impl io::Read>, output: &mut impl Write) -> Resul
         let export = runner.export(chunk.func);
         // Tiny items in groups, a call each, where the task can take them
         // (see `pace`). A chunk of one item is one call either way, and
-        // then needs none of the grouping's clock readings (`chunksize=1`).
+        // then needs none of the grouping's clock readings; so is each item
+        // of a frame of one-item chunks (`chunksize=1`, `TAG_SINGLES`).
         let grouped = chunk.len() > 1
+            && !chunk.one_by_one
             && match (&mut runner, export) {
                 (Runner::Abi(instance), Some(export)) => instance.can_chunk(export)?,
                 (Runner::Component(component), Some(_)) => component.can_chunk(),

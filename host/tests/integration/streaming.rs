@@ -89,6 +89,38 @@ fn keep_going_runs_every_item_and_reports_the_failures() {
 }
 
 #[test]
+fn tiny_one_item_chunks_travel_together_yet_each_item_runs_once_in_a_call_of_its_own() {
+    // At chunksize 1, once the items are seen to be tiny, many go to a
+    // worker in one frame; each still runs alone, as a chunk of its own
+    // would: a trap fails only its item and runs no other item again (a
+    // group of items in one chunk call would be run again one by one).
+    let mut items: Vec<i64> = (0..5000).collect();
+    items[3000] = -1;
+    let input = serde_json::to_string(&items).unwrap();
+    let out = rpool(&["run", guests::PROBE, "--func", "say_or_trap", "--map", "-", "--chunksize", "1", "-w", "2"])
+        .args(["--keep-going"])
+        .stdin(&input)
+        .run();
+    out.failure(1);
+    let results: Vec<Option<i64>> = serde_json::from_str(&out.stdout).unwrap();
+    let expected: Vec<Option<i64>> = items.iter().map(|&x| (x >= 0).then_some(x * x)).collect();
+    assert_eq!(results, expected);
+    assert!(out.stderr.contains("item 3000: say_or_trap trapped"), "{}", out.stderr);
+    let mut said = std::collections::HashMap::<&str, usize>::new();
+    for line in out.stderr.lines() {
+        if let Some((_, x)) = line.split_once("] said ") {
+            *said.entry(x).or_default() += 1;
+        }
+    }
+    assert_eq!(said.len(), items.len(), "every item ran: {}", out.stderr.len());
+    assert!(
+        said.values().all(|&n| n == 1),
+        "an item ran twice: {:?}",
+        said.iter().filter(|(_, n)| **n > 1).collect::<Vec<_>>()
+    );
+}
+
+#[test]
 fn without_keep_going_the_first_failure_stops_the_run() {
     let out = rpool(&["run", guests::TUTORIAL, "--func", "risky_task", "--imap", "-", "-w", "1", "--chunksize", "1"])
         .stdin("[2, 3, 4]")

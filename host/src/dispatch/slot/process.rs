@@ -180,8 +180,10 @@ impl Process {
     }
 }
 
-/// How many frames one vectored write takes: a whole window of chunks.
+/// How many frames one vectored write takes: a whole window of chunks
+/// (within the system's limit on one write's slices, `IOV_MAX`: 1024).
 const SLICES: usize = super::MAX_WINDOW;
+const _: () = assert!(SLICES <= 1024);
 
 /// Copies a worker's stderr (its own, and its guest's stdout and stderr) to
 /// ours, line by line, each prefixed with the worker's index.

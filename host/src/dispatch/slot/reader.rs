@@ -45,14 +45,16 @@ pub(super) fn read_results(
     // handed over (one lock) and flushed before the reader waits, so that a
     // streaming job gets a batch per read, not a wake-up per item.
     let mut touched: Option<(Arc<dyn Sink>, Outcomes)> = None;
+    // Returns how long it has been since the worker last made progress.
     let write_back = |current: &Option<Current>| {
         if let Some(current) = current {
             lock(&in_flight).front_mut().expect("the current chunk is in flight").answered = current.answered;
         }
-        *lock(&progress) = Instant::now();
+        let now = Instant::now();
+        now - std::mem::replace(&mut *lock(&progress), now)
     };
     let corrupt = 'stream: loop {
-        let mut answered_any = false;
+        let mut answered = 0u32;
         // Told to the slot once per read: a wake-up per chunk would cost
         // tiny chunks more than running them.
         let mut chunks_done = 0;
@@ -86,7 +88,7 @@ pub(super) fn read_results(
                     }
                     let chunk = current.as_mut().expect("just set");
                     chunk.answered += 1;
-                    answered_any = true;
+                    answered += 1;
                     let index = index as usize;
                     let message = || String::from_utf8_lossy(payload).into_owned();
                     let func = || chunk.func.to_string();
@@ -120,8 +122,12 @@ pub(super) fn read_results(
                 Err(e) => break 'stream Some(format!("worker {slot}: corrupt result frame: {e}")),
             }
         }
-        if answered_any {
-            write_back(&current);
+        if answered > 0 {
+            let took = write_back(&current);
+            // The job learns how quick its items are (see `Stream::item_time`).
+            if let Some((sink, _)) = &touched {
+                sink.note_item_time(took / answered);
+            }
         }
         if chunks_done > 0 {
             let _ = events.send(Event::ChunksDone(chunks_done));
@@ -130,6 +136,10 @@ pub(super) fn read_results(
         match frames.fill() {
             Ok(true) => {}
             Ok(false) => break None,
+            // The stream ended inside a frame: the worker died while it wrote
+            // (killed in the middle of a burst of results bigger than the
+            // pipe takes at once); its unanswered items run again.
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break None,
             Err(e) => break Some(format!("worker {slot}: broken result stream: {e}")),
         }
     };
