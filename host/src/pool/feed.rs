@@ -27,6 +27,10 @@ const SMALL_ITEMS_WINDOW: usize = 4096;
 /// …as long as their encoded arguments stay under this many bytes.
 const WINDOW_BYTES: usize = 64 << 20;
 
+/// How many released outcomes a consumer lets pass before it tells its
+/// feeding thread (a sixteenth of the small items' window).
+const PUBLISH_EVERY: usize = SMALL_ITEMS_WINDOW / 16;
+
 /// One-item chunks of tiny items travel together, in one frame run one item
 /// per call ([`crate::wire::TAG_SINGLES`]), as many as take a worker about
 /// this long: a chunk in the queue, in flight and in the reader costs more
@@ -188,6 +192,8 @@ pub(crate) struct Feed<I> {
     /// Outcomes handed to the caller: the window is counted from here, so
     /// that results held back for ordering count against it too.
     released: usize,
+    /// `released` as the feeding thread last saw it (see [`Feed::release`]).
+    published: usize,
 }
 
 /// The parts of a lazy job that both ways of feeding it start from.
@@ -220,7 +226,7 @@ impl<I: Iterator<Item: EncodeItem>> Feed<I> {
     pub fn here(state: Arc<PoolState>, items: I, func: Arc<str>, args: Args, chunksize: usize, window: usize) -> Self {
         let (submitter, stream, rx) = parts(&state, items, &func, args, chunksize, window);
         let input = Input::Here { submitter, exhausted: false };
-        Feed { state, input, func, stream, rx, batch: Outcomes::default(), received: 0, released: 0 }
+        Feed { state, input, func, stream, rx, batch: Outcomes::default(), received: 0, released: 0, published: 0 }
     }
 
     /// Makes the next outcome to complete ready to [`take`](Feed::take):
@@ -249,6 +255,8 @@ impl<I: Iterator<Item: EncodeItem>> Feed<I> {
             // Every submitted item is delivered exactly once (see `Sink`), and
             // a feeding thread that ends sends an empty batch to say so: this
             // cannot wait forever, and the stream's sender lives in `self`.
+            // (A feeding thread that waits for room sees every release first.)
+            self.publish();
             self.batch = self.rx.recv().expect("the stream's sender is held by this feed");
         }
         self.batch.front_index()
@@ -264,10 +272,24 @@ impl<I: Iterator<Item: EncodeItem>> Feed<I> {
         self.batch.pop().expect("`ready` announced an outcome")
     }
 
-    /// `n` outcomes held back for ordering went to the caller.
+    /// `n` outcomes held back for ordering went to the caller. A feeding
+    /// thread is told every [`PUBLISH_EVERY`] of them, and before this
+    /// waits for outcomes: a sequentially consistent store per outcome (a
+    /// full fence) cost the consumer of a million tiny items more than its
+    /// other bookkeeping.
     pub fn release(&mut self, n: usize) {
         self.released += n;
-        if let Input::Thread(shared) = &self.input {
+        if self.released - self.published >= PUBLISH_EVERY {
+            self.publish();
+        }
+    }
+
+    /// Tells a feeding thread what was released.
+    fn publish(&mut self) {
+        if let Input::Thread(shared) = &self.input
+            && self.published != self.released
+        {
+            self.published = self.released;
             shared.released.store(self.released, Ordering::SeqCst);
             shared.wake(self.released);
         }
@@ -341,6 +363,7 @@ impl<I: Iterator<Item: EncodeItem + Send> + Send + 'static> Feed<I> {
             batch: Outcomes::default(),
             received: 0,
             released: 0,
+            published: 0,
         }
     }
 }
