@@ -117,7 +117,9 @@ impl<I: Iterator<Item: EncodeItem>> Submitter<I> {
         };
         let quick = (TOGETHER_WORK.as_nanos() / per_item.as_nanos().max(1)) as usize;
         let room = self.effective_window.saturating_sub(self.chunker.next_index - released);
-        quick.min(MAX_TOGETHER).min(self.items.size_hint().0.saturating_add(1)).min(room).max(1)
+        // Only what is in hand: one more could keep those waiting on a live
+        // input. (With none in hand, one chunk is taken, waiting, as always.)
+        quick.min(MAX_TOGETHER).min(self.items.size_hint().0).min(room).max(1)
     }
 
     /// The window, widened for small items (tiny chunks would otherwise make
@@ -419,7 +421,7 @@ mod tests {
         assert_eq!(s.together(0), 1);
         let (s, stream) = submitter(0..10, 1, true);
         stream.note_item_time(Duration::from_nanos(10));
-        assert_eq!(s.together(0), 11, "what is left, and the end of the input");
+        assert_eq!(s.together(0), 10, "what is left, and not one more");
         let (s, stream) = submitter(0.., 1, true);
         stream.note_item_time(Duration::from_nanos(10));
         assert_eq!(s.together(0), MAX_TOGETHER, "an endless input");

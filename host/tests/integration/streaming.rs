@@ -299,10 +299,18 @@ fn completions_for_each_shell_and_the_version() {
 
 /// A producer that pauses: each result must come out while the producer
 /// waits, before it writes the next item (as Python's imap yields each
-/// result as its item comes), in each streaming mode and chunksize.
+/// result as its item comes), in each streaming mode and chunksize; also
+/// after a burst that shows the items tiny (one-item chunks in hand then
+/// travel together, and one must never wait for the next to arrive).
 #[test]
 fn a_live_input_gets_each_result_before_its_next_item() {
-    for extra in [&["--imap", "-"][..], &["--imap", "-", "--chunksize", "1"], &["--imap-unordered", "-"]] {
+    let modes = [
+        (&["--imap", "-"][..], 0),
+        (&["--imap", "-", "--chunksize", "1"], 0),
+        (&["--imap", "-", "--chunksize", "1"], 3000),
+        (&["--imap-unordered", "-"], 0),
+    ];
+    for (extra, burst) in modes {
         let mut child = run_cmd(&["run", guests::SQUARE, "--input-format", "jsonl"])
             .args(extra)
             .stdin(Stdio::piped())
@@ -318,6 +326,14 @@ fn a_live_input_gets_each_result_before_its_next_item() {
                 let _ = tx.send(line.unwrap());
             }
         });
+        for x in 0..burst {
+            writeln!(stdin, "{x}").unwrap();
+        }
+        stdin.flush().unwrap();
+        for x in 0..burst {
+            let line = lines.recv_timeout(Duration::from_secs(30)).unwrap_or_else(|_| panic!("{extra:?}: burst"));
+            assert_eq!(line, (x * x).to_string(), "{extra:?}");
+        }
         for x in [3, 4, 5] {
             writeln!(stdin, "{x}").unwrap();
             stdin.flush().unwrap();
