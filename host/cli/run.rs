@@ -32,9 +32,25 @@ pub(super) fn run(args: RunArgs) -> Result<(), CliError> {
         None => ItemFormat::from_path(path),
     };
     let shard = args.shard.as_deref().map(|flag| Shard::from_flag(flag, args.shards)).transpose()?;
-    let input = Input::open(path, format, mode == Mode::Starmap)?;
-
-    let pool = builder.build()?;
+    // The pool starts (its module loaded and checked, its workers sent
+    // their start) while this thread reads the input's look-ahead: up to
+    // 100,000 items, some milliseconds that the workers would otherwise
+    // spend waiting. A bad input is still the error when both are bad.
+    let building = std::thread::Builder::new()
+        .name("rpool-build".into())
+        .spawn(move || builder.build())
+        .map_err(|e| CliError::Environment(format!("cannot start a thread: {e}")))?;
+    let built = |building: std::thread::JoinHandle<_>| building.join().expect("building a pool does not panic");
+    let input = match Input::open(path, format, mode == Mode::Starmap) {
+        Ok(input) => input,
+        Err(e) => {
+            // The pool is let finish starting (a module being compiled into
+            // the cache leaves no temporary file behind) and dropped.
+            drop(built(building));
+            return Err(e);
+        }
+    };
+    let pool = built(building)?;
     signals.watch(pool.terminator());
     let func_name = match &args.func {
         Some(name) => name.clone(),
