@@ -3,6 +3,7 @@
 //! failed run never leaves a partial file (nor destroys an old one).
 
 use std::io::{BufWriter, Write};
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
 use super::CliError;
@@ -20,14 +21,17 @@ enum Target {
 impl Write for Target {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         match self {
-            Target::Stdout(out) => out.write(buf),
+            // Straight to the descriptor: std's stdout is line-buffered, and
+            // would scan each of `--map`'s megabytes for a newline only to
+            // pass them on (our own buffer is in front of it).
+            Target::Stdout(out) => Ok(rustix::io::write(out.as_fd(), buf)?),
             Target::File { file, .. } => file.write(buf),
         }
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
         match self {
-            Target::Stdout(out) => out.flush(),
+            Target::Stdout(_) => Ok(()),
             Target::File { file, .. } => file.flush(),
         }
     }
