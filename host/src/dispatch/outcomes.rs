@@ -2,42 +2,50 @@
 //! from a worker's reader thread to whoever consumes them.
 
 use std::collections::VecDeque;
-use std::ops::Range;
 
 use crate::error::TaskError;
 
-/// Where an outcome's JSON lies in its outcomes, or how the item failed: boxed,
-/// as failures are rare and a small entry per item keeps a outcomes compact.
-type Outcome = Result<Range<usize>, Box<TaskError>>;
+/// An entry's end for a failed item, whose error is in `failures`.
+const FAILED: usize = usize::MAX;
 
 /// Outcomes delivered together, their result JSON laid end to end in one
 /// buffer: nothing is allocated per item between a worker's pipe and the
-/// consumer.
+/// consumer. An entry is two words (the index, and where its JSON ends: it
+/// starts where the one before it ended), and failures, rare, wait in a
+/// queue of their own: a million tiny results are 16 MB of entries, not 32.
 #[derive(Debug, Default)]
 pub(crate) struct Outcomes {
     bytes: Vec<u8>,
-    outcomes: VecDeque<(usize, Outcome)>,
+    entries: VecDeque<(usize, usize)>,
+    failures: VecDeque<TaskError>,
+    /// Where the first entry's JSON starts.
+    start: usize,
 }
 
 impl Outcomes {
     /// Appends item `index`'s outcome.
     pub fn push(&mut self, index: usize, outcome: Result<&[u8], TaskError>) {
-        let outcome = outcome.map(|json| {
-            let start = self.bytes.len();
-            self.bytes.extend_from_slice(json);
-            start..self.bytes.len()
-        });
-        self.outcomes.push_back((index, outcome.map_err(Box::new)));
+        let end = match outcome {
+            Ok(json) => {
+                self.bytes.extend_from_slice(json);
+                self.bytes.len()
+            }
+            Err(error) => {
+                self.failures.push_back(error);
+                FAILED
+            }
+        };
+        self.entries.push_back((index, end));
     }
 
     /// Whether no outcome is left.
     pub fn is_empty(&self) -> bool {
-        self.outcomes.is_empty()
+        self.entries.is_empty()
     }
 
     /// The index of the first outcome left.
     pub fn front_index(&self) -> Option<usize> {
-        self.outcomes.front().map(|(index, _)| *index)
+        self.entries.front().map(|(index, _)| *index)
     }
 
     /// Appends `other`'s outcomes (moving it in whole when this one is empty).
@@ -47,18 +55,23 @@ impl Outcomes {
             return;
         }
         let offset = self.bytes.len();
-        self.bytes.extend_from_slice(&other.bytes);
+        self.bytes.extend_from_slice(&other.bytes[other.start..]);
         let shifted = other
-            .outcomes
+            .entries
             .into_iter()
-            .map(|(index, outcome)| (index, outcome.map(|range| range.start + offset..range.end + offset)));
-        self.outcomes.extend(shifted);
+            .map(|(index, end)| (index, if end == FAILED { FAILED } else { end - other.start + offset }));
+        self.entries.extend(shifted);
+        self.failures.extend(other.failures);
     }
 
     /// Takes the first outcome left; its JSON stays in the outcomes.
     pub fn pop(&mut self) -> Option<(usize, Result<&[u8], TaskError>)> {
-        let (index, outcome) = self.outcomes.pop_front()?;
-        Some((index, outcome.map(|range| &self.bytes[range]).map_err(|error| *error)))
+        let (index, end) = self.entries.pop_front()?;
+        if end == FAILED {
+            return Some((index, Err(self.failures.pop_front().expect("a failure per failed entry"))));
+        }
+        let start = std::mem::replace(&mut self.start, end);
+        Some((index, Ok(&self.bytes[start..end])))
     }
 }
 
@@ -92,5 +105,15 @@ mod tests {
             drain(empty),
             [(0, Ok("10".into())), (1, expected_error), (7, Ok("[1,2]".into())), (5, Ok("null".into()))]
         );
+        // Appended after some of it was taken: only what is left moves.
+        let mut taken = Outcomes::default();
+        taken.push(3, Ok(b"x"));
+        taken.push(2, Err(failed()));
+        taken.push(4, Ok(b"yy"));
+        assert_eq!(taken.pop().map(|(index, json)| (index, json.unwrap().to_vec())), Some((3, b"x".to_vec())));
+        let mut into = Outcomes::default();
+        into.push(9, Ok(b"z"));
+        into.append(taken);
+        assert_eq!(drain(into), [(9, Ok("z".into())), (2, Err(failed().to_string())), (4, Ok("yy".into()))]);
     }
 }
