@@ -93,11 +93,16 @@ pub(super) fn run(args: RunArgs) -> Result<(), CliError> {
     let items = {
         let done: HashSet<usize> = done.keys().copied().collect();
         let (submitted, seen) = (Arc::clone(&submitted), Arc::clone(&seen));
-        let items = items.inspect(move |(i, _)| seen.store(i + 1, Ordering::Relaxed));
         // Unfiltered, the iterator says what is in hand (`size_hint`): tiny
-        // items in hand travel to the workers together.
+        // items in hand travel to the workers together. Only a shard counts
+        // the items it saw (for its trailer): the store per item to that
+        // shared counter took about a fifth of the feeding thread's samples.
         let kept = match resuming {
-            true => Kept::Some(items.filter(move |(i, _)| !done.contains(i) && shard.is_none_or(|s| s.has(*i)))),
+            true => Kept::Some(
+                items
+                    .inspect(move |(i, _)| seen.store(i + 1, Ordering::Relaxed))
+                    .filter(move |(i, _)| !done.contains(i) && shard.is_none_or(|s| s.has(*i))),
+            ),
             false => Kept::All(items),
         };
         kept.map(move |(i, item)| {
@@ -381,15 +386,15 @@ impl SignalGuard {
 /// The items a run still has to run: all of them, or those a journal has
 /// not answered or a shard does not own. (A `Filter` knows no lower bound
 /// of what is left, so all of them go as they are.)
-enum Kept<I, P> {
-    All(I),
-    Some(std::iter::Filter<I, P>),
+enum Kept<A, B> {
+    All(A),
+    Some(B),
 }
 
-impl<I: Iterator, P: FnMut(&I::Item) -> bool> Iterator for Kept<I, P> {
-    type Item = I::Item;
+impl<A: Iterator, B: Iterator<Item = A::Item>> Iterator for Kept<A, B> {
+    type Item = A::Item;
 
-    fn next(&mut self) -> Option<I::Item> {
+    fn next(&mut self) -> Option<A::Item> {
         match self {
             Kept::All(items) => items.next(),
             Kept::Some(items) => items.next(),
