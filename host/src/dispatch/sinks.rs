@@ -34,9 +34,9 @@ pub(crate) trait Sink: Send + Sync {
     /// Passes on outcomes delivered so far that the sink holds back to
     /// batch them; a reader calls it before it waits for more.
     fn flush(&self) {}
-    /// How long a worker took per item of this job, as a reader measured
-    /// it (see [`Stream::item_time`]).
-    fn note_item_time(&self, _per_item: Duration) {}
+    /// How long a worker took per item of this job over `items` items, as
+    /// a reader measured it (see [`Stream::item_time`]).
+    fn note_item_time(&self, _per_item: Duration, _items: u32) {}
 }
 
 /// Collects a job's results by index and completes its [`JobState`] with all of
@@ -115,9 +115,17 @@ pub(crate) struct Stream {
     tx: Sender<Outcomes>,
     pending: Mutex<Outcomes>,
     dropped: AtomicBool,
-    /// The last [`Sink::note_item_time`], in nanoseconds; 0 before any.
+    /// The slowest of the recent [`Sink::note_item_time`]s, in nanoseconds
+    /// (each later one lowers it by at most an eighth)…
     item_nanos: AtomicU64,
+    /// …and how many items they measured.
+    measured: AtomicU64,
 }
+
+/// How many of a job's items must have been measured before
+/// [`Stream::item_time`] answers: a job of a few dozen items is never taken
+/// for one of tiny items on the strength of its first.
+const MEASURED_ENOUGH: u64 = 256;
 
 impl Stream {
     pub fn new(tx: Sender<Outcomes>) -> Arc<Stream> {
@@ -126,16 +134,21 @@ impl Stream {
             pending: Mutex::new(Outcomes::default()),
             dropped: AtomicBool::new(false),
             item_nanos: AtomicU64::new(0),
+            measured: AtomicU64::new(0),
         })
     }
 
-    /// How long a worker takes per item of this job, from the last read of
-    /// a worker's pipe that answered some: the time since the worker last
-    /// answered (or was given work while idle), over the items the read
-    /// brought. A worker kept waiting for work makes it longer than the
-    /// items take, never shorter. `None` until a read measured it.
+    /// How long a worker takes per item of this job, at most: each read of
+    /// a worker's pipe that answered some measures the time since the
+    /// worker last answered (or was given work while idle) over the items
+    /// it brought, and this is the slowest of the recent measures: one
+    /// slow item makes it slow at once, and it comes down by an eighth a
+    /// read. (A worker kept waiting for work makes a measure longer than
+    /// the items take, never shorter.) `None` until [`MEASURED_ENOUGH`]
+    /// items were measured.
     pub fn item_time(&self) -> Option<Duration> {
-        Some(self.item_nanos.load(Ordering::Relaxed)).filter(|&n| n > 0).map(Duration::from_nanos)
+        (self.measured.load(Ordering::Relaxed) >= MEASURED_ENOUGH)
+            .then(|| Duration::from_nanos(self.item_nanos.load(Ordering::Relaxed)))
     }
 
     /// Wakes the consumer with no outcomes, to look at its job again (its
@@ -163,8 +176,12 @@ impl Sink for Stream {
         self.dropped.load(Ordering::Acquire)
     }
 
-    fn note_item_time(&self, per_item: Duration) {
-        self.item_nanos.store((per_item.as_nanos() as u64).max(1), Ordering::Relaxed);
+    fn note_item_time(&self, per_item: Duration, items: u32) {
+        let nanos = per_item.as_nanos().min(u64::MAX as u128) as u64;
+        let _ = self
+            .item_nanos
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |slowest| Some(nanos.max(slowest - slowest / 8)));
+        self.measured.fetch_add(u64::from(items), Ordering::Relaxed);
     }
 
     fn flush(&self) {

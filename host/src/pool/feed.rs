@@ -399,31 +399,44 @@ mod tests {
         (submitter, stream)
     }
 
+    /// What a reader would tell the job: `reads` reads of `items` each,
+    /// `per_item` apiece.
+    fn measured(stream: &Stream, per_item: Duration, reads: u32, items: u32) {
+        for _ in 0..reads {
+            stream.note_item_time(per_item, items);
+        }
+    }
+
     #[test]
     fn one_item_chunks_travel_together_once_their_items_are_known_to_be_tiny() {
         let (s, stream) = submitter(0..100_000, 1, true);
         assert_eq!(s.together(0), 1, "not before a worker measured them");
-        stream.note_item_time(Duration::from_nanos(500));
+        measured(&stream, Duration::from_nanos(500), 1, 100);
+        assert_eq!(s.together(0), 1, "nor on the strength of a few");
+        measured(&stream, Duration::from_nanos(500), 2, 100);
         assert_eq!(s.together(0), 500, "about TOGETHER_WORK of them");
-        stream.note_item_time(Duration::from_nanos(10));
-        assert_eq!(s.together(0), MAX_TOGETHER);
-        stream.note_item_time(Duration::from_millis(1));
-        assert_eq!(s.together(0), 1, "slow items go one by one");
+        measured(&stream, Duration::from_millis(1), 1, 1);
+        assert_eq!(s.together(0), 1, "one slow item, and they go one by one at once");
+        measured(&stream, Duration::from_nanos(10), 10, 100);
+        assert_eq!(s.together(0), 1, "for a while");
+        measured(&stream, Duration::from_nanos(10), 200, 100);
+        assert_eq!(s.together(0), MAX_TOGETHER, "until tiny items have been seen for long");
 
+        let tiny = |stream: &Stream| measured(stream, Duration::from_nanos(10), 3, 100);
         // Never more than the window has room for…
         let (mut s, stream) = submitter(0..100_000, 1, true);
-        stream.note_item_time(Duration::from_nanos(10));
+        tiny(&stream);
         s.chunker.next_index = SMALL_ITEMS_WINDOW - 3;
         assert_eq!(s.together(0), 3);
         // …nor than the input has in hand: items on their way are not waited for.
         let (s, stream) = submitter((0..100_000).filter(|_| true), 1, true);
-        stream.note_item_time(Duration::from_nanos(10));
+        tiny(&stream);
         assert_eq!(s.together(0), 1);
         let (s, stream) = submitter(0..10, 1, true);
-        stream.note_item_time(Duration::from_nanos(10));
+        tiny(&stream);
         assert_eq!(s.together(0), 10, "what is left, and not one more");
         let (s, stream) = submitter(0.., 1, true);
-        stream.note_item_time(Duration::from_nanos(10));
+        tiny(&stream);
         assert_eq!(s.together(0), MAX_TOGETHER, "an endless input");
     }
 
@@ -431,7 +444,7 @@ mod tests {
     fn chunks_of_several_items_and_task_limits_keep_chunks_apart() {
         for (chunksize, together) in [(2, true), (1, false)] {
             let (s, stream) = submitter(0..100_000, chunksize, together);
-            stream.note_item_time(Duration::from_nanos(10));
+            measured(&stream, Duration::from_nanos(10), 3, 100);
             assert_eq!(s.together(0), 1);
         }
     }

@@ -38,3 +38,17 @@ fn rpool(args: &[&str]) -> Cli {
 fn pool(module: &str) -> PoolBuilder {
     Pool::builder(module).worker_program(BIN).cache_dir(shared_cache_dir())
 }
+
+/// The pids of all of `pool`'s workers, once every one has started: a pool
+/// is ready with its first worker, and the others follow.
+fn all_worker_pids(pool: &Pool) -> Vec<u32> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let pids = pool.worker_pids();
+        if pids.len() == pool.workers() {
+            return pids;
+        }
+        assert!(std::time::Instant::now() < deadline, "only {pids:?} of {} workers started", pool.workers());
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
-use crate::pool;
+use crate::{all_worker_pids, pool};
 
 fn tutorial(workers: usize) -> rpool_wasm::Pool {
     pool(guests::TUTORIAL).workers(workers).build().unwrap()
@@ -200,7 +200,7 @@ fn submitting_after_close_is_refused_and_join_needs_close() {
 #[test]
 fn close_detached_lets_the_work_finish_and_the_workers_end_without_being_waited_for() {
     let pool = tutorial(2);
-    let pids = pool.worker_pids();
+    let pids = all_worker_pids(&pool);
     let squares = pool.imap::<_, i64>("square", 0..100i64).unwrap();
     pool.close_detached();
     assert_eq!(pool.apply_async::<_, i64>("square", (1,)).unwrap_err(), SubmitError::NotRunning);
@@ -245,7 +245,7 @@ fn terminate_fails_outstanding_items_and_never_waits_for_them() {
 #[test]
 fn dropping_a_pool_kills_its_workers() {
     let pool = tutorial(2);
-    let pids = pool.worker_pids();
+    let pids = all_worker_pids(&pool);
     assert_eq!(pids.len(), 2);
     let pending = pool.apply_async::<_, i64>("slow_task", (1, 10_000)).unwrap();
     drop(pool);
@@ -259,7 +259,7 @@ fn dropping_a_pool_kills_its_workers() {
 fn introspection() {
     let pool = pool(guests::TUTORIAL).workers(3).initializer("init_worker", &(2,)).build().unwrap();
     assert_eq!(pool.workers(), 3);
-    assert_eq!(pool.worker_pids().len(), 3);
+    assert_eq!(all_worker_pids(&pool).len(), 3);
     assert!(pool.task_exports().iter().any(|t| t == "check_prime"));
     assert!(pool.default_func().is_err(), "the tutorial has many tasks");
     let square = crate::pool(guests::SQUARE).workers(1).build().unwrap();

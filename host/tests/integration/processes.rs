@@ -127,7 +127,7 @@ fn killing_workers_again_and_again_loses_nothing_and_duplicates_nothing() {
 #[test]
 fn killed_workers_lose_none_of_the_tiny_one_item_chunks_that_travel_together() {
     let pool = pool(guests::TUTORIAL).workers(2).retries(10).build().unwrap();
-    let before = pool.worker_pids();
+    let before = crate::all_worker_pids(&pool);
     let n = 300_000u64;
     let results = pool.func("square").chunksize(1).imap_unordered::<_, u64>(0..n).unwrap();
     let mut seen = vec![false; n as usize];

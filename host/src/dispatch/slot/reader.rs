@@ -126,7 +126,7 @@ pub(super) fn read_results(
             let took = write_back(&current);
             // The job learns how quick its items are (see `Stream::item_time`).
             if let Some((sink, _)) = &touched {
-                sink.note_item_time(took / answered);
+                sink.note_item_time(took / answered, answered);
             }
         }
         if chunks_done > 0 {
