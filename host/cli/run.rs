@@ -7,6 +7,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+use either::Either;
 use signal_hook::consts::{SIGINT, SIGTERM};
 
 use super::CliError;
@@ -94,16 +95,17 @@ pub(super) fn run(args: RunArgs) -> Result<(), CliError> {
         let done: HashSet<usize> = done.keys().copied().collect();
         let (submitted, seen) = (Arc::clone(&submitted), Arc::clone(&seen));
         // Unfiltered, the iterator says what is in hand (`size_hint`): tiny
-        // items in hand travel to the workers together. Only a shard counts
+        // items in hand travel to the workers together. (A `Filter` knows
+        // no lower bound of what is left.) Only a shard counts
         // the items it saw (for its trailer): the store per item to that
         // shared counter took about a fifth of the feeding thread's samples.
         let kept = match resuming {
-            true => Kept::Some(
+            true => Either::Right(
                 items
                     .inspect(move |(i, _)| seen.store(i + 1, Ordering::Relaxed))
                     .filter(move |(i, _)| !done.contains(i) && shard.is_none_or(|s| s.has(*i))),
             ),
-            false => Kept::All(items),
+            false => Either::Left(items),
         };
         kept.map(move |(i, item)| {
             if resuming {
@@ -380,32 +382,6 @@ impl SignalGuard {
 
     fn caught(&self) -> Option<i32> {
         Some(self.caught.load(Ordering::SeqCst)).filter(|&s| s != 0)
-    }
-}
-
-/// The items a run still has to run: all of them, or those a journal has
-/// not answered or a shard does not own. (A `Filter` knows no lower bound
-/// of what is left, so all of them go as they are.)
-enum Kept<A, B> {
-    All(A),
-    Some(B),
-}
-
-impl<A: Iterator, B: Iterator<Item = A::Item>> Iterator for Kept<A, B> {
-    type Item = A::Item;
-
-    fn next(&mut self) -> Option<A::Item> {
-        match self {
-            Kept::All(items) => items.next(),
-            Kept::Some(items) => items.next(),
-        }
-    }
-
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        match self {
-            Kept::All(items) => items.size_hint(),
-            Kept::Some(items) => items.size_hint(),
-        }
     }
 }
 
