@@ -7,14 +7,15 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use wasmtime::component::Component;
-use wasmtime::{Engine, ExternType, FuncType, Module, ValType};
+use wasmtime::{Engine, ExternType, FuncType, InstancePre, Module, ValType};
 
 pub(crate) mod cache;
 pub(crate) mod component;
 pub(crate) mod inspect;
+pub(crate) mod warm;
 
 use crate::error::{BuildError, ExportError};
-use crate::wasm::host_abi;
+use crate::wasm::host_abi::{self, HostState};
 
 /// How the host runs a task module, decided when the module is loaded.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -104,7 +105,6 @@ pub(crate) fn detect_mode(module: &Module, tasks: &[String]) -> ModuleMode {
 }
 
 /// A loaded, checked and compiled task module.
-#[derive(Debug)]
 pub(crate) struct TaskModule {
     /// The compiled artifact workers map.
     pub artifact: PathBuf,
@@ -115,14 +115,48 @@ pub(crate) struct TaskModule {
     pub tasks: Vec<String>,
     /// Every other export, with a description of what it is.
     others: Vec<(String, String)>,
+    /// A core module, mapped and linked as a worker links it (for a
+    /// component, `None`): workers forked after it was loaded instantiate
+    /// it without mapping it again ([`crate::module::warm`]).
+    pub pre: Option<InstancePre<HostState>>,
+}
+
+impl std::fmt::Debug for TaskModule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TaskModule")
+            .field("artifact", &self.artifact)
+            .field("mode", &self.mode)
+            .field("tasks", &self.tasks)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What [`TaskModule::load`] does when the module is not compiled yet.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Missing {
+    /// Compile it into the cache.
+    Compile,
+    /// Load nothing (`Ok(None)`): compiling may start threads, which a
+    /// process about to fork must not have.
+    Skip,
 }
 
 impl TaskModule {
-    /// Reads, checks and compiles (or finds in the cache) the module at `path`.
-    pub fn load(engine: &Engine, path: &Path, cache_dir: &Path) -> Result<TaskModule, BuildError> {
+    /// Reads, checks and compiles (or finds in the cache) the module at
+    /// `path`. `Ok(None)` only with [`Missing::Skip`], for a module not in
+    /// the cache yet or a component.
+    pub fn load(
+        engine: &Engine,
+        path: &Path,
+        cache_dir: &Path,
+        missing: Missing,
+    ) -> Result<Option<TaskModule>, BuildError> {
         let wasm = read_wasm(path)?;
         if crate::wasm::component_host::is_component(&wasm) {
-            return TaskModule::load_component(engine, path, cache_dir, &wasm);
+            return match missing {
+                Missing::Compile => TaskModule::load_component(engine, path, cache_dir, &wasm).map(Some),
+                Missing::Skip => Ok(None),
+            };
         }
         let invalid = |message: String| BuildError::InvalidModule { path: path.into(), message };
         let artifact = cache::artifact_path(cache_dir, engine, &wasm);
@@ -134,6 +168,7 @@ impl TaskModule {
         // the header (version, engine configuration) but not the code.
         let module = match unsafe { Module::deserialize_file(engine, &artifact) } {
             Ok(module) => module,
+            Err(_) if missing == Missing::Skip => return Ok(None),
             Err(_) => {
                 let compiled = engine.precompile_module(&wasm).map_err(|e| invalid(one_line(&format!("{e:#}"))))?;
                 cache::store(&artifact, &compiled)?;
@@ -142,7 +177,7 @@ impl TaskModule {
                     .map_err(|e| BuildError::Cache { path: artifact.clone(), message: e.to_string() })?
             }
         };
-        check_imports(engine, path, &module)?;
+        let pre = check_imports(engine, path, &module)?;
 
         let mut tasks = Vec::new();
         let mut others = Vec::new();
@@ -173,7 +208,7 @@ impl TaskModule {
             // (A core module is never a component: `load_component` is that.)
             ModuleMode::Abi | ModuleMode::Component => {}
         }
-        Ok(TaskModule { artifact, mode, tasks, others })
+        Ok(Some(TaskModule { artifact, mode, tasks, others, pre: Some(pre) }))
     }
 
     /// A component: compiled once into the cache (saying so on stderr, as a
@@ -201,7 +236,7 @@ impl TaskModule {
         };
         let exports = component::world_exports(&component).map_err(invalid)?;
         let tasks = component::task_names(engine, &component, &exports).map_err(invalid)?;
-        Ok(TaskModule { artifact, mode: ModuleMode::Component, tasks, others: Vec::new() })
+        Ok(TaskModule { artifact, mode: ModuleMode::Component, tasks, others: Vec::new(), pre: None })
     }
 
     /// Checks that `name` is a task export.
@@ -267,7 +302,8 @@ pub(crate) fn type_string(f: &FuncType) -> String {
 
 /// Every import must be one of `rpool`'s four, with its ABI type, or a WASI
 /// preview 1 function the host provides; anything else is named in the error.
-fn check_imports(engine: &Engine, path: &Path, module: &Module) -> Result<(), BuildError> {
+/// The module linked, as a worker links it, is the answer.
+fn check_imports(engine: &Engine, path: &Path, module: &Module) -> Result<InstancePre<HostState>, BuildError> {
     for import in module.imports() {
         let unsupported = || BuildError::UnsupportedImport {
             path: path.into(),
@@ -300,8 +336,7 @@ fn check_imports(engine: &Engine, path: &Path, module: &Module) -> Result<(), Bu
     // The WASI names and types are checked by linking, exactly as a worker will.
     host_abi::linker(engine)
         .instantiate_pre(module)
-        .map_err(|e| BuildError::InvalidModule { path: path.into(), message: one_line(&format!("{e:#}")) })?;
-    Ok(())
+        .map_err(|e| BuildError::InvalidModule { path: path.into(), message: one_line(&format!("{e:#}")) })
 }
 
 #[cfg(test)]

@@ -241,7 +241,11 @@ impl PoolBuilder {
     ///
     /// A forked worker saves the start of a new program (the loader, the
     /// runtimes, the page faults of a large binary: about a millisecond of
-    /// CPU each), which a run of a few tiny items notices. It is a copy of
+    /// CPU each), which a run of a few tiny items notices. When the cache
+    /// has the module compiled already (any run after the first), it is
+    /// loaded here, before the fork: the workers inherit it and only
+    /// instantiate it, and `build` takes it instead of loading it again. A
+    /// module not compiled yet is compiled by `build`, as usual. It is a copy of
     /// this process that keeps only its pipes to the pool open, and serves
     /// as a worker until the pool ends; it dies with the thread that forked
     /// it, so fork from a thread that outlives the pool (the main thread).
@@ -266,7 +270,8 @@ impl PoolBuilder {
         };
         // Called again: the workers forked the first time serve.
         if self.forked.is_none() {
-            self.forked = Some(std::sync::Arc::new(crate::dispatch::fork::Forked::fork(count)));
+            let load = || crate::module::warm::Warm::load(&self.module, self.cache_dir.as_deref(), &self.limits);
+            self.forked = Some(std::sync::Arc::new(crate::dispatch::fork::Forked::fork(count, load)));
         }
         self
     }

@@ -11,7 +11,7 @@ use super::{Pool, worker_program};
 use crate::dispatch::PoolState;
 use crate::dispatch::slot::{self, SlotPlan};
 use crate::error::{BuildError, CommandSetting};
-use crate::module::{ModuleMode, TaskModule, cache};
+use crate::module::{Missing, ModuleMode, TaskModule, cache};
 use crate::wasm::trap::Backtrace;
 use crate::wire::PROTOCOL_VERSION;
 use crate::wire::worker_config::{CommandLine, WorkerConfig};
@@ -40,15 +40,27 @@ pub(super) fn start(mut builder: PoolBuilder) -> Result<Pool, BuildError> {
             .collect(),
         _ => Vec::new(),
     });
+    // The module the forked workers inherited, if it was loaded before the
+    // fork for these settings.
+    let warm = forked
+        .as_ref()
+        .and_then(|f| f.take_warm())
+        .filter(|warm| warm.fits(&builder.module, builder.cache_dir.as_deref(), &builder.limits));
     // Forked workers left over (fewer slots than forks) are reaped once no
     // clone of the builder holds them.
     drop(forked);
-    let engine = builder.limits.engine();
-    let cache_dir = match builder.cache_dir {
-        Some(dir) => dir,
-        None => cache::default_cache_dir()?,
+    let module = match warm {
+        Some(warm) => warm.module,
+        None => {
+            let engine = builder.limits.engine();
+            let cache_dir = match &builder.cache_dir {
+                Some(dir) => dir.clone(),
+                None => cache::default_cache_dir()?,
+            };
+            TaskModule::load(&engine, &builder.module, &cache_dir, Missing::Compile)?
+                .expect("a module to compile is always loaded")
+        }
     };
-    let module = TaskModule::load(&engine, &builder.module, &cache_dir)?;
     match module.mode {
         ModuleMode::Command => {
             if let Some((name, _)) = &builder.initializer {

@@ -60,7 +60,12 @@ impl TaskInstance {
     /// Maps the precompiled module, instantiates it and runs `_initialize`
     /// and the initializer. The error is the message a worker reports.
     pub fn new(engine: &Engine, artifact: &Path, recipe: Recipe) -> Result<TaskInstance, String> {
-        let pre = load_pre(engine, artifact)?;
+        TaskInstance::from_pre(load_pre(engine, artifact)?, recipe)
+    }
+
+    /// Instantiates a module mapped and linked already, and runs
+    /// `_initialize` and the initializer.
+    pub fn from_pre(pre: InstancePre<HostState>, recipe: Recipe) -> Result<TaskInstance, String> {
         let (store, instance) = instantiate(&pre, &recipe)?;
         Ok(TaskInstance {
             pre,

@@ -16,6 +16,7 @@ use command_mode::CommandRunner;
 use component::ComponentRunner;
 
 use crate::module::ModuleMode;
+use crate::module::warm::WarmWorker;
 use crate::wasm::limits::EPOCH_TICK;
 use crate::wire::worker_config::WorkerConfig;
 use crate::wire::{self as protocol, PROTOCOL_VERSION, ToWorker, WORKER_ARG};
@@ -45,16 +46,17 @@ fn coarse_now() -> Duration {
 pub fn run_worker_if_requested() {
     if std::env::args_os().nth(1).as_deref() == Some(OsStr::new(WORKER_ARG)) {
         detach_from_terminal_signals();
-        std::process::exit(worker_main());
+        std::process::exit(worker_main(None));
     }
 }
 
 /// Runs as a pool worker in a process forked from the pool's own, its
 /// stdin, stdout and stderr the pipes to the pool already
-/// ([`crate::dispatch::fork`]); never returns.
-pub(crate) fn serve_forked() -> ! {
+/// ([`crate::dispatch::fork`]), with the module the pool loaded before the
+/// fork, if it did; never returns.
+pub(crate) fn serve_forked(warm: Option<WarmWorker>) -> ! {
     detach_from_terminal_signals();
-    std::process::exit(worker_main());
+    std::process::exit(worker_main(warm));
 }
 
 /// A worker dies with its parent, and leaves Ctrl-C to it: the parent
@@ -72,10 +74,10 @@ fn detach_from_terminal_signals() {
 }
 
 /// The worker's main loop over stdin and stdout; returns its exit code.
-fn worker_main() -> i32 {
+fn worker_main(warm: Option<WarmWorker>) -> i32 {
     let mut input = BufReader::with_capacity(1 << 16, io::stdin().lock());
     let mut output = BufWriter::with_capacity(1 << 16, io::stdout().lock());
-    match serve(&mut input, &mut output) {
+    match serve(&mut input, &mut output, warm) {
         Ok(()) => 0,
         Err(message) => {
             // The parent may be gone already; there is no one else to tell.
@@ -88,8 +90,13 @@ fn worker_main() -> i32 {
 
 /// Serves frames until shutdown or end of input. The error is the message of
 /// a fatal frame: the module did not load, its initializer failed, or the
-/// stream is corrupt.
-fn serve(input: &mut BufReader<impl io::Read>, output: &mut impl Write) -> Result<(), String> {
+/// stream is corrupt. `warm`: the module as this process inherited it, used
+/// if it is the one the start frame names.
+fn serve(
+    input: &mut BufReader<impl io::Read>,
+    output: &mut impl Write,
+    warm: Option<WarmWorker>,
+) -> Result<(), String> {
     let mut frame = Vec::new();
     let mut pace = pace::Pace::default();
     if !protocol::read_frame(input, &mut frame).map_err(io_err)? {
@@ -110,10 +117,14 @@ fn serve(input: &mut BufReader<impl io::Read>, output: &mut impl Write) -> Resul
     ];
     env.extend(config.env);
     let initializer = config.initializer.map(|(name, args)| (name, args.into_bytes()));
-    let engine = match config.mode {
+    let warm = warm
+        .filter(|_| config.mode == ModuleMode::Abi)
+        .and_then(|warm| warm.take_for(&config.artifact, &config.limits));
+    let engine = match (&warm, config.mode) {
+        (Some(pre), _) => pre.module().engine().clone(),
         // Command mode builds an instance per item: pooled memory is cheaper.
-        ModuleMode::Command => config.limits.pooled_engine(),
-        ModuleMode::Abi | ModuleMode::Component => config.limits.engine(),
+        (None, ModuleMode::Command) => config.limits.pooled_engine(),
+        (None, ModuleMode::Abi | ModuleMode::Component) => config.limits.engine(),
     };
     if config.limits.timeout.is_some() {
         // Epoch interruption: the deadline of each call is counted in ticks.
@@ -127,7 +138,10 @@ fn serve(input: &mut BufReader<impl io::Read>, output: &mut impl Write) -> Resul
     }
     let recipe = Recipe { env, dirs: config.dirs, limits: config.limits, initializer, backtrace: config.backtrace };
     let mut runner = match config.mode {
-        ModuleMode::Abi => Runner::Abi(TaskInstance::new(&engine, &config.artifact, recipe)?),
+        ModuleMode::Abi => Runner::Abi(match warm {
+            Some(pre) => TaskInstance::from_pre(pre, recipe)?,
+            None => TaskInstance::new(&engine, &config.artifact, recipe)?,
+        }),
         ModuleMode::Component => Runner::Component(ComponentRunner::new(&engine, &config.artifact, recipe)?),
         ModuleMode::Command => Runner::Command(CommandRunner::new(
             &engine,

@@ -235,14 +235,18 @@ fn open_files(pid: u32) -> Vec<(u32, String)> {
         .collect()
 }
 
-#[test]
-fn the_command_forks_its_workers_which_hold_only_their_own_pipes_and_are_replaced_when_killed() {
-    let scratch = Scratch::new();
-    let dir = format!("{}::/sign", scratch.path().display());
+/// `rpool-wasm run` of `mark_then_sleep` with 2 workers over JSON Lines on a
+/// standard input kept open, the scratch directory granted as `/sign`, the
+/// compiled modules in `cache`; its first item `line` sent.
+fn marking_command(
+    cache: &std::path::Path,
+    scratch: &Scratch,
+    line: &str,
+) -> (std::process::Child, std::process::ChildStdin) {
     let mut cli = std::process::Command::new(BIN)
-        .env("RPOOL_WASM_CACHE_DIR", rpool_wasm_tests::shared_cache_dir())
+        .env("RPOOL_WASM_CACHE_DIR", cache)
         .args(["run", guests::PROBE, "--func", "mark_then_sleep", "--starmap", "-", "--chunksize", "1"])
-        .args(["--input-format", "jsonl", "-w", "2", "--dir", &dir])
+        .args(["--input-format", "jsonl", "-w", "2", "--dir", &format!("{}::/sign", scratch.path().display())])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -250,10 +254,17 @@ fn the_command_forks_its_workers_which_hold_only_their_own_pipes_and_are_replace
         .unwrap();
     use std::io::Write;
     let mut stdin = cli.stdin.take().unwrap();
+    writeln!(stdin, "{line}").unwrap();
+    stdin.flush().unwrap();
+    (cli, stdin)
+}
+
+#[test]
+fn the_command_forks_its_workers_which_hold_only_their_own_pipes_and_are_replaced_when_killed() {
+    let scratch = Scratch::new();
     // The input stays open until the end: a pool whose input has ended lets
     // its idle worker go at once.
-    stdin.write_all(b"[\"/sign/first\", 1500, 2]\n").unwrap();
-    stdin.flush().unwrap();
+    let (cli, stdin) = marking_command(&rpool_wasm_tests::shared_cache_dir(), &scratch, "[\"/sign/first\", 1500, 2]");
     wait_for_mark(&scratch, "first");
     let ours = std::fs::read(format!("/proc/{}/cmdline", cli.id())).unwrap();
     let workers = children_of(cli.id());
@@ -280,6 +291,52 @@ fn the_command_forks_its_workers_which_hold_only_their_own_pipes_and_are_replace
     assert!(out.status.success(), "{stderr}");
     assert_eq!(String::from_utf8_lossy(&out.stdout), "[4]\n", "{stderr}");
     assert!(stderr.contains("1 retried"), "the killed worker's item ran again on a spawned replacement: {stderr}");
+}
+
+/// The lines of `/proc/PID/maps` that map a compiled module from the cache.
+fn artifact_maps(pid: u32) -> Vec<String> {
+    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap();
+    maps.lines().filter(|line| line.ends_with(".cwasm")).map(str::to_string).collect()
+}
+
+#[test]
+fn forked_workers_inherit_the_module_the_command_loaded_from_the_cache_and_still_trap_cleanly() {
+    let scratch = Scratch::new();
+    let cache = scratch.path().join("cache");
+    let cli = |args: &[&str]| Cli::new(BIN).env("RPOOL_WASM_CACHE_DIR", &cache).args(args);
+    // The first run compiles the module into the (empty) cache: nothing to
+    // load before its fork. Its trap is a trap all the same.
+    let traps = ["run", guests::PROBE, "--func", "parse_and_square", "--map", "-", "-w", "2", "--keep-going"];
+    let first = cli(&traps).stdin(r#"["x", "3"]"#).run();
+    assert!(first.failure(1).contains("wasm `unreachable` instruction executed"), "{first:?}");
+    // Later runs load it before they fork: the workers' trap handlers are
+    // the ones the parent's engine installed, and a trap (a SIGILL here) is
+    // still the item's error, not the worker's death.
+    for _ in 0..2 {
+        let out = cli(&traps).stdin(r#"["x", "3"]"#).run();
+        let stderr = out.failure(1);
+        assert_eq!(stderr.matches("wasm `unreachable` instruction executed").count(), 1, "{stderr}");
+        assert!(stderr.contains("1 failed, 0 retried") && !stderr.contains("died"), "no worker died: {stderr}");
+        assert_eq!(out.stdout, "[null,9]\n", "{stderr}");
+    }
+    let (running, stdin) = marking_command(&cache, &scratch, "[\"/sign/warm\", 100, 3]");
+    wait_for_mark(&scratch, "warm");
+    let parent = artifact_maps(running.id());
+    assert!(!parent.is_empty(), "the command maps the compiled module");
+    let code = |maps: &[String]| maps.iter().filter(|line| line.contains(" r-xp ")).cloned().collect::<Vec<_>>();
+    assert_eq!(code(&parent).len(), 1, "the module's code is mapped once: {parent:#?}");
+    for worker in children_of(running.id()) {
+        // Its code mapped before the fork, at the parent's address, and
+        // never again (an instance adds its memory's image, mapped from the
+        // same file).
+        let maps = artifact_maps(worker);
+        assert_eq!(code(&maps), code(&parent), "worker {worker} inherited the command's mapping of the module");
+        assert!(parent.iter().all(|line| maps.contains(line)), "{maps:#?} holds all of {parent:#?}");
+    }
+    drop(stdin);
+    let out = running.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "[9]\n");
 }
 
 #[test]
