@@ -54,7 +54,6 @@ impl Slot {
         self.state.set_pid(self.index, Some(child.id()));
         let mut stdin = child.stdin.take().expect("stdin is piped");
         let stdout = child.stdout.take().expect("stdout is piped");
-        let stderr_relay = relay_stderr(child.stderr.take().expect("stderr is piped"), self.index);
         let config = WorkerConfig {
             protocol: PROTOCOL_VERSION,
             worker_index: self.index,
@@ -62,7 +61,11 @@ impl Slot {
             ..self.plan.worker.clone()
         };
         let body = serde_json::to_vec(&config).expect("the configuration serializes");
+        // The start frame goes first: a worker forked with the module loaded
+        // answers it within a fraction of a millisecond, while its reader
+        // and stderr relay start (what it writes meanwhile waits in its pipes).
         let sent = wire::write_frame(&mut stdin, wire::TAG_START, &body);
+        let stderr_relay = relay_stderr(child.stderr.take().expect("stderr is piped"), self.index);
 
         let in_flight = Arc::new(Mutex::new(VecDeque::new()));
         let (events_tx, events) = crossbeam_channel::unbounded();
