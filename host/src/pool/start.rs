@@ -50,6 +50,8 @@ pub(super) fn start(mut builder: PoolBuilder) -> Result<Pool, BuildError> {
     // clone of the builder holds them.
     drop(forked);
     let module = match warm {
+        // Its mapping stays with the pool's process, shared with the
+        // workers that inherited it.
         Some(warm) => warm.module,
         None => {
             let engine = builder.limits.engine();
@@ -57,8 +59,13 @@ pub(super) fn start(mut builder: PoolBuilder) -> Result<Pool, BuildError> {
                 Some(dir) => dir.clone(),
                 None => cache::default_cache_dir()?,
             };
-            TaskModule::load(&engine, &builder.module, &cache_dir, Missing::Compile)?
-                .expect("a module to compile is always loaded")
+            let mut module = TaskModule::load(&engine, &builder.module, &cache_dir, Missing::Compile)?
+                .expect("a module to compile is always loaded");
+            // The pool needs only its names and mode: the mapping (and the
+            // descriptor it holds) is the workers' business, who map it
+            // themselves.
+            module.pre = None;
+            module
         }
     };
     match module.mode {
