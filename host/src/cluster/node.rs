@@ -127,10 +127,7 @@ impl NodeBuilder {
     /// a bad URL is this call's error.
     pub fn start(self) -> Result<Node, BuildError> {
         let name = protocol::key_token(&self.name.clone().unwrap_or_else(super::host_name));
-        let cache_dir = match &self.cache_dir {
-            Some(dir) => dir.clone(),
-            None => crate::module::cache::default_cache_dir()?,
-        };
+        let cache_dir = crate::module::cache::chosen_or_default(self.cache_dir.as_deref())?;
         let runtime = super::runtime();
         let connection = runtime.block_on(super::connect(&self.options, &format!("rpool-wasm node {name}")))?;
         let (drain_tx, drain) = watch::channel(Drain::Serve);

@@ -51,13 +51,10 @@ impl Forked {
             // instance maps its memory's initial image; or the memfd made
             // for that image) is the descriptors the load opened and kept:
             // the children keep them too. Unknown, they inherit nothing.
-            let kept = before
-                .zip(open_fds())
-                .map(|(before, after)| after.into_iter().filter(|fd| !before.contains(fd)).collect::<Vec<_>>());
-            let inherited = match kept {
-                Some(fds) => warm.as_ref().and_then(Warm::for_worker).map(|worker| (worker, fds)),
-                None => None,
-            };
+            let inherited = warm.as_ref().and_then(Warm::for_worker).and_then(|worker| {
+                let (before, after) = (before?, open_fds()?);
+                Some((worker, after.into_iter().filter(|fd| !before.contains(fd)).collect()))
+            });
             // Loading only maps what the cache has (nothing that starts a
             // thread), but a fork must be sure of it.
             if single_threaded() {

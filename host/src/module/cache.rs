@@ -44,6 +44,14 @@ pub fn default_cache_dir() -> Result<PathBuf, BuildError> {
     Ok(dir)
 }
 
+/// `dir` if one was chosen, else [`default_cache_dir`].
+pub fn chosen_or_default(dir: Option<&Path>) -> Result<PathBuf, BuildError> {
+    match dir {
+        Some(dir) => Ok(dir.to_path_buf()),
+        None => default_cache_dir(),
+    }
+}
+
 /// Refuses a cache directory in a shared place (the temporary directory)
 /// that is not this user's alone: a directory (not a link) that `uid` owns
 /// and no one else may write to. The cache holds native code that workers

@@ -36,13 +36,9 @@ impl Warm {
     /// Loads the module at `path` if the cache has it compiled for these
     /// limits and it is an ABI v1 module; `None` otherwise.
     pub(crate) fn load(path: &Path, cache_dir: Option<&Path>, limits: &Limits) -> Option<Warm> {
-        let dir = match cache_dir {
-            Some(dir) => dir.to_path_buf(),
-            None => cache::default_cache_dir().ok()?,
-        };
-        let engine = limits.engine();
-        let module = TaskModule::load(&engine, path, &dir, Missing::Skip).ok()??;
-        (module.mode == ModuleMode::Abi && module.pre.is_some()).then(|| Warm {
+        let dir = cache::chosen_or_default(cache_dir).ok()?;
+        let module = TaskModule::load(&limits.engine(), path, &dir, Missing::Skip).ok()??;
+        (module.mode == ModuleMode::Abi).then(|| Warm {
             module,
             path: path.to_path_buf(),
             cache_dir: cache_dir.map(Path::to_path_buf),

@@ -245,11 +245,11 @@ impl PoolBuilder {
     /// has the module compiled already (any run after the first), it is
     /// loaded here, before the fork: the workers inherit it and only
     /// instantiate it, and `build` takes it instead of loading it again. A
-    /// module not compiled yet is compiled by `build`, as usual. It is a copy of
-    /// this process that keeps only its pipes to the pool (and the module's
-    /// own descriptors) open, and serves
-    /// as a worker until the pool ends; it dies with the thread that forked
-    /// it, so fork from a thread that outlives the pool (the main thread).
+    /// module not compiled yet is compiled by `build`, as usual. A forked
+    /// worker is a copy of this process that keeps only its pipes to the
+    /// pool (and the module's own descriptors) open, and serves as a worker
+    /// until the pool ends; it dies with the thread that forked it, so fork
+    /// from a thread that outlives the pool (the main thread).
     /// A worker that dies is replaced by a spawned one
     /// ([`worker_program`](Self::worker_program)). Forked workers the pool
     /// does not take (the build fails, or the builder is dropped) are killed

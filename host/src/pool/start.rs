@@ -54,12 +54,8 @@ pub(super) fn start(mut builder: PoolBuilder) -> Result<Pool, BuildError> {
         // workers that inherited it.
         Some(warm) => warm.module,
         None => {
-            let engine = builder.limits.engine();
-            let cache_dir = match &builder.cache_dir {
-                Some(dir) => dir.clone(),
-                None => cache::default_cache_dir()?,
-            };
-            let mut module = TaskModule::load(&engine, &builder.module, &cache_dir, Missing::Compile)?
+            let cache_dir = cache::chosen_or_default(builder.cache_dir.as_deref())?;
+            let mut module = TaskModule::load(&builder.limits.engine(), &builder.module, &cache_dir, Missing::Compile)?
                 .expect("a module to compile is always loaded");
             // The pool needs only its names and mode: the mapping (and the
             // descriptor it holds) is the workers' business, who map it
