@@ -4,55 +4,62 @@
 //! order are written out as one slice (the array is written after the last
 //! result: its time is the run's tail).
 
-use std::ops::Range;
-
+/// The results of `--map` so far; see the module docs.
 #[derive(Debug, Default)]
 pub(super) struct Results {
+    /// Every result's JSON, each after a comma, in the order they arrived.
     bytes: Vec<u8>,
-    /// By index: where each result's JSON lies in `bytes` (empty: none).
-    spans: Vec<Range<usize>>,
+    /// Runs of results for consecutive indices that arrived one after the
+    /// other, as a chunk's do: each lies in `bytes` from its `start` to the
+    /// next run's. A run per stretch, not a span per result: a million
+    /// tiny results would otherwise add 16 MB for the process to fault in,
+    /// which cost more than the results themselves.
+    runs: Vec<Run>,
+    /// One past the highest index seen.
+    len: usize,
+}
+
+/// A run of [`Results`]: `count` results from index `first`, from `start`
+/// in the bytes.
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    first: usize,
+    count: usize,
+    start: usize,
 }
 
 impl Results {
     /// Records item `index`'s result JSON (never empty: it is valid JSON).
+    /// Each index has at most one outcome (a job delivers each once).
     pub fn insert(&mut self, index: usize, json: &[u8]) {
         self.skip(index);
+        match self.runs.last_mut() {
+            Some(run) if run.first + run.count == index => run.count += 1,
+            _ => self.runs.push(Run { first: index, count: 1, start: self.bytes.len() }),
+        }
         self.bytes.push(b',');
-        let start = self.bytes.len();
         self.bytes.extend_from_slice(json);
-        self.spans[index] = start..self.bytes.len();
     }
 
     /// Makes room for `index` without a result (a failed item): the array
     /// is at least this long.
     pub fn skip(&mut self, index: usize) {
-        if self.spans.len() <= index {
-            self.spans.resize(index + 1, 0..0);
-        }
+        self.len = self.len.max(index + 1);
     }
 
     /// How many indices the array covers.
     pub fn len(&self) -> usize {
-        self.spans.len()
+        self.len
     }
 
-    /// Item `index`'s result JSON, if it has one.
-    #[cfg(test)]
-    pub fn get(&self, index: usize) -> Option<&[u8]> {
-        self.spans.get(index).filter(|span| !span.is_empty()).map(|span| &self.bytes[span.clone()])
-    }
-
-    /// The results of `index` and of the indices after it that follow it in
-    /// the buffer, each with the comma before it (`,a,b,c`), and how many
-    /// they are; `None` if `index` has no result.
-    pub fn run(&self, index: usize) -> Option<(&[u8], usize)> {
-        let first = self.spans.get(index).filter(|span| !span.is_empty())?;
-        let (mut end, mut count) = (first.end, 1);
-        while let Some(next) = self.spans.get(index + count).filter(|next| !next.is_empty() && next.start == end + 1) {
-            end = next.end;
-            count += 1;
-        }
-        Some((&self.bytes[first.start - 1..end], count))
+    /// The runs in index order: each run's first index, how many results
+    /// it holds, and their JSON, each with the comma before it (`,a,b,c`).
+    pub fn runs(&self) -> Vec<(usize, usize, &[u8])> {
+        let ends = self.runs.iter().skip(1).map(|next| next.start).chain([self.bytes.len()]);
+        let mut runs: Vec<_> =
+            self.runs.iter().zip(ends).map(|(run, end)| (run.first, run.count, &self.bytes[run.start..end])).collect();
+        runs.sort_unstable_by_key(|&(first, ..)| first);
+        runs
     }
 }
 
@@ -60,33 +67,34 @@ impl Results {
 mod tests {
     use super::*;
 
-    #[test]
-    fn results_by_index_in_any_order() {
-        let mut results = Results::default();
-        results.insert(2, b"[3]");
-        results.insert(0, b"1");
-        results.skip(3);
-        assert_eq!(results.len(), 4);
-        assert_eq!(results.get(0), Some(&b"1"[..]));
-        assert_eq!(results.get(1), None);
-        assert_eq!(results.get(2), Some(&b"[3]"[..]));
-        assert_eq!(results.get(3), None);
-        assert_eq!(results.get(4), None);
+    fn runs(results: &Results) -> Vec<(usize, usize, &str)> {
+        results
+            .runs()
+            .into_iter()
+            .map(|(first, count, bytes)| (first, count, std::str::from_utf8(bytes).unwrap()))
+            .collect()
     }
 
     #[test]
-    fn runs_are_the_results_that_arrived_in_order() {
+    fn runs_are_the_results_that_arrived_in_order_sorted_by_index() {
         let mut results = Results::default();
-        for (index, json) in [(0, "10"), (1, "11"), (4, "14"), (2, "12"), (3, "13"), (5, "15")] {
+        for (index, json) in [(0, "10"), (1, "11"), (4, "14"), (2, "12"), (3, "[13]"), (5, "15")] {
             results.insert(index, json.as_bytes());
         }
         results.skip(7);
-        let run = |i| results.run(i).map(|(bytes, n)| (std::str::from_utf8(bytes).unwrap(), n));
-        assert_eq!(run(0), Some((",10,11", 2)));
-        assert_eq!(run(2), Some((",12,13", 2)));
-        assert_eq!(run(4), Some((",14", 1)), "5 was not next to it");
-        assert_eq!(run(5), Some((",15", 1)));
-        assert_eq!(run(6), None);
-        assert_eq!(run(7), None);
+        assert_eq!(results.len(), 8);
+        assert_eq!(runs(&results), [(0, 2, ",10,11"), (2, 2, ",12,[13]"), (4, 1, ",14"), (5, 1, ",15")]);
+    }
+
+    #[test]
+    fn a_failed_item_ends_a_run_and_counts_towards_the_length() {
+        let mut results = Results::default();
+        results.insert(1, b"1");
+        results.skip(2);
+        results.insert(3, b"3");
+        assert_eq!(results.len(), 4);
+        assert_eq!(runs(&results), [(1, 1, ",1"), (3, 1, ",3")]);
+        assert_eq!(Results::default().len(), 0);
+        assert!(Results::default().runs().is_empty());
     }
 }

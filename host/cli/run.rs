@@ -164,13 +164,14 @@ pub(super) fn run(args: RunArgs) -> Result<(), CliError> {
             input::finish(&input_error)?;
             let n = results.len().max(done.keys().map(|&i| i + 1).max().unwrap_or(0));
             out.write(b"[")?;
+            let runs = results.runs();
+            let mut runs = runs.iter().peekable();
             let mut index = 0;
             while index < n {
                 // Results that arrived in order go out as one slice, each
                 // with the comma before it (the first without).
-                let first = usize::from(index == 0);
-                if let Some((run, count)) = results.run(index) {
-                    out.write(&run[first..])?;
+                if let Some(&(_, count, run)) = runs.next_if(|&&(first, ..)| first == index) {
+                    out.write(&run[usize::from(index == 0)..])?;
                     index += count;
                     continue;
                 }
