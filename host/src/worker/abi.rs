@@ -36,6 +36,9 @@ pub(crate) struct TaskInstance {
     /// …and their chunk exports, `rpool:chunk:NAME` (`None` until looked
     /// up, `Some(None)` for a task without one).
     chunk_funcs: Vec<Option<Option<TypedFunc<(), i32>>>>,
+    /// The last chunk call's results, parsed (kept: a group of tiny items
+    /// would otherwise allocate, and fault in, a few hundred kilobytes).
+    chunk_results: ChunkResults,
     broken: bool,
 }
 
@@ -75,6 +78,7 @@ impl TaskInstance {
             names: Vec::new(),
             funcs: Vec::new(),
             chunk_funcs: Vec::new(),
+            chunk_results: ChunkResults::default(),
             broken: false,
         })
     }
@@ -156,19 +160,20 @@ impl TaskInstance {
         export: ExportId,
         count: usize,
         raw_items: &[u8],
-    ) -> Result<Option<ChunkResults>, String> {
+    ) -> Result<Option<impl Iterator<Item = Outcome<'_>>>, String> {
         if !self.can_chunk(export)? {
             return Ok(None);
         }
         let max_output = self.recipe.limits.max_output;
         let Some(Some(f)) = &self.chunk_funcs[export.0] else { return Ok(None) };
-        let mut input = std::mem::take(&mut self.store.data_mut().input);
-        input.clear();
-        input.extend_from_slice(&(count as u32).to_le_bytes());
-        input.extend_from_slice(raw_items);
-        self.store.data_mut().set_max_output(max_output.saturating_mul(count as u64 + 1));
-        let result = run(&mut self.store, f, &input, &self.recipe);
-        self.store.data_mut().input = input;
+        // The chunk's input is laid out where the call reads it, not copied
+        // there: the buffers are kept from call to call.
+        let state = self.store.data_mut();
+        state.input.clear();
+        state.input.extend_from_slice(&(count as u32).to_le_bytes());
+        state.input.extend_from_slice(raw_items);
+        state.set_max_output(max_output.saturating_mul(count as u64 + 1));
+        let result = call_with_input(&mut self.store, f, &self.recipe);
         self.store.data_mut().set_max_output(max_output);
         match result {
             Ok(0) => {}
@@ -179,7 +184,7 @@ impl TaskInstance {
             }
         }
         let output = self.store.data().output.get().unwrap_or_default();
-        Ok(ChunkResults::parse(output, count, max_output))
+        Ok(self.chunk_results.parse(output, count, max_output).then(|| self.chunk_results.outcomes(output)))
     }
 
     /// Whether `export` can take chunk calls: it has a chunk export, and no
@@ -211,8 +216,8 @@ impl super::pace::GroupCalls for TaskInstance {
         raw: &[u8],
         output: &mut impl std::io::Write,
     ) -> Result<bool, String> {
-        let Some(results) = self.call_chunk(export, group.len(), raw)? else { return Ok(false) };
-        for (&(index, _), outcome) in group.iter().zip(results.outcomes()) {
+        let Some(outcomes) = self.call_chunk(export, group.len(), raw)? else { return Ok(false) };
+        for (&(index, _), outcome) in group.iter().zip(outcomes) {
             wire::write_result(output, index, outcome.status, &outcome.payload).map_err(super::io_err)?;
         }
         Ok(true)
@@ -220,47 +225,49 @@ impl super::pace::GroupCalls for TaskInstance {
 }
 
 /// A chunk call's results, parsed: for each item, its status and where its
-/// payload lies in the output.
-pub(crate) struct ChunkResults {
-    bytes: Vec<u8>,
+/// payload lies in the call's output.
+#[derive(Default)]
+struct ChunkResults {
     items: Vec<(Status, std::ops::Range<usize>)>,
 }
 
 impl ChunkResults {
-    /// `count` results of `status: u8` (0 success, 1 failure), `len: u32`,
-    /// payload, end to end; `None` if the output is not exactly that, or if
-    /// an item's payload is over the per-item output limit (run one by one,
-    /// that item then fails as it would have alone).
-    fn parse(output: &[u8], count: usize, max_output: u64) -> Option<ChunkResults> {
-        let mut items = Vec::with_capacity(count);
+    /// Parses `output`: `count` results of `status: u8` (0 success, 1
+    /// failure), `len: u32`, payload, end to end. False if the output is
+    /// not exactly that, or if an item's payload is over the per-item output
+    /// limit (run one by one, that item then fails as it would have alone).
+    fn parse(&mut self, output: &[u8], count: usize, max_output: u64) -> bool {
+        self.items.clear();
         let mut at = 0;
         while at < output.len() {
-            let status = *output.get(at)?;
-            let len = u32::from_le_bytes(output.get(at + 1..at + 5)?.try_into().ok()?) as usize;
+            let Some(&status) = output.get(at) else { return false };
+            let Some(len) = output.get(at + 1..at + 5) else { return false };
+            let len = u32::from_le_bytes(len.try_into().expect("4 bytes")) as usize;
             if len as u64 > max_output {
-                return None;
+                return false;
             }
             let payload = at + 5..at + 5 + len;
-            let bytes = output.get(payload.clone())?;
+            let Some(bytes) = output.get(payload.clone()) else { return false };
             let status = match status {
                 0 => match crate::input::json::check(bytes) {
                     Ok(()) => Status::Ok,
                     Err(_) => Status::InvalidOutput,
                 },
                 1 => Status::Failed,
-                _ => return None,
+                _ => return false,
             };
-            items.push((status, payload.clone()));
+            self.items.push((status, payload.clone()));
             at = payload.end;
         }
-        (items.len() == count).then(|| ChunkResults { bytes: output.to_vec(), items })
+        self.items.len() == count
     }
 
-    /// The results in order: status and payload (for output that is not
-    /// JSON, the message saying so).
-    pub fn outcomes(&self) -> impl Iterator<Item = Outcome<'_>> {
-        self.items.iter().map(|(status, range)| {
-            let payload = &self.bytes[range.clone()];
+    /// The results [`parse`](ChunkResults::parse) found in `output`, in
+    /// order: status and payload (for output that is not JSON, the message
+    /// saying so).
+    fn outcomes<'a>(&'a self, output: &'a [u8]) -> impl Iterator<Item = Outcome<'a>> {
+        self.items.iter().map(move |(status, range)| {
+            let payload = &output[range.clone()];
             match status {
                 Status::InvalidOutput => Outcome::new(
                     Status::InvalidOutput,
@@ -282,10 +289,20 @@ fn run(
     input: &[u8],
     recipe: &Recipe,
 ) -> Result<i32, (String, String)> {
-    let limits = &recipe.limits;
     let state = store.data_mut();
     state.input.clear();
     state.input.extend_from_slice(input);
+    call_with_input(store, f, recipe)
+}
+
+/// [`run`] with the input already in the store.
+fn call_with_input(
+    store: &mut Store<HostState>,
+    f: &TypedFunc<(), i32>,
+    recipe: &Recipe,
+) -> Result<i32, (String, String)> {
+    let limits = &recipe.limits;
+    let state = store.data_mut();
     state.output.reset();
     state.error.reset();
     arm(store, limits);
