@@ -64,7 +64,21 @@ impl ItemBatch {
         max: (usize, usize),
         live: Option<Live>,
     ) -> Result<bool, CliError> {
+        // Plain integers are taken in runs, as many as are buffered; an item
+        // they stop at (of another kind, or not whole in the buffer) is read
+        // on its own, and if they stop again right after it, the rest of the
+        // batch is read item by item.
+        let (mut integers, mut stopped) = (true, false);
         while self.len() < max.0 && self.json.len() < max.1 {
+            if integers {
+                let room = max.0 - self.len();
+                if reader.read_integers_into(&mut self.json, &mut self.ends, room, max.1) > 0 {
+                    stopped = false;
+                    continue;
+                }
+                integers = !stopped;
+                stopped = true;
+            }
             if let Some(live) = live
                 && !live.readable(reader, self.len() > 0)
             {

@@ -3,7 +3,8 @@
 //! its two ways of reading (a `RawValue` per item for the library, raw
 //! bytes appended to a batch for the command line) agree item for item, and
 //! so do its quick path (items whole in the buffer) and its general one (a
-//! one-byte buffer never holds an item whole).
+//! one-byte buffer never holds an item whole), and, for an array, reading
+//! plain integers in runs as the command line's batches do.
 
 #![no_main]
 
@@ -20,7 +21,29 @@ mod scan;
 #[allow(dead_code)]
 mod json;
 
-use items::{ItemFormat, ItemReader};
+use items::{ItemError, ItemFormat, ItemReader};
+
+/// The items of an array read as the command line's batches read them
+/// (integers in runs, anything else one by one), and the error if any.
+fn in_runs(data: &[u8], capacity: usize) -> (Vec<Vec<u8>>, Option<ItemError>) {
+    let mut reader = ItemReader::new(std::io::BufReader::with_capacity(capacity, data), ItemFormat::Json);
+    let (mut json, mut ends) = (Vec::new(), Vec::new());
+    loop {
+        if reader.read_integers_into(&mut json, &mut ends, 5, usize::MAX) > 0 {
+            continue;
+        }
+        match reader.read_into(&mut json) {
+            Some(Ok(())) => ends.push(json.len()),
+            Some(Err(e)) => return (split(&json, &ends), Some(e)),
+            None => return (split(&json, &ends), None),
+        }
+    }
+}
+
+fn split(json: &[u8], ends: &[usize]) -> Vec<Vec<u8>> {
+    let mut start = 0;
+    ends.iter().map(|&end| json[std::mem::replace(&mut start, end)..end].to_vec()).collect()
+}
 
 fuzz_target!(|data: &[u8]| {
     for format in [ItemFormat::Json, ItemFormat::Jsonl] {
@@ -53,5 +76,15 @@ fuzz_target!(|data: &[u8]| {
         // All three end together: after the last item, or after the error.
         assert!(raw.read_into(&mut batch).is_none());
         assert!(general.next().is_none());
+    }
+    let mut one_by_one = (Vec::new(), None);
+    for item in ItemReader::new(data, ItemFormat::Json) {
+        match item {
+            Ok(value) => one_by_one.0.push(value.get().as_bytes().to_vec()),
+            Err(e) => one_by_one.1 = Some(e),
+        }
+    }
+    for capacity in [7, 1 << 16] {
+        assert_eq!(in_runs(data, capacity), one_by_one);
     }
 });

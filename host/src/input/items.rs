@@ -282,6 +282,115 @@ impl<R: BufRead> ItemReader<R> {
     }
 }
 
+impl<R: std::io::Read> ItemReader<std::io::BufReader<R>> {
+    /// Appends the array's next items to `out` while they are plain
+    /// integers (`-?(0|[1-9][0-9]*)`, the commonest input of tiny tasks),
+    /// each with the `,` or `]` after it already buffered, pushing where
+    /// each ends in `out` to `ends`: at most `max_items` of them, and none
+    /// once `out` holds `max_bytes`. It reads nothing (what is buffered
+    /// only, so it never waits), and it takes in one tight pass what
+    /// [`read_into`](ItemReader::read_into) would take item by item,
+    /// the same bytes, with the same line and column after them. It stops,
+    /// having taken nothing of it, at anything else: another value, an
+    /// error, the array's end, an item not yet whole in the buffer; returns
+    /// how many items it took.
+    ///
+    /// ```
+    /// use std::io::BufReader;
+    /// use rpool_wasm::{ItemFormat, ItemReader};
+    ///
+    /// let input = &b"[1, -20, 3.5, 4]"[..];
+    /// let mut reader = ItemReader::new(BufReader::new(input), ItemFormat::Json);
+    /// let (mut json, mut ends) = (Vec::new(), Vec::new());
+    /// let mut one = |reader: &mut ItemReader<_>, json: &mut Vec<u8>, ends: &mut Vec<usize>| {
+    ///     reader.read_into(json).unwrap().unwrap();
+    ///     ends.push(json.len());
+    /// };
+    /// // The array's `[` and first item are read by the general path…
+    /// one(&mut reader, &mut json, &mut ends);
+    /// // …then a run of integers, up to `3.5`, which it reads too.
+    /// assert_eq!(reader.read_integers_into(&mut json, &mut ends, 100, 1 << 20), 1);
+    /// one(&mut reader, &mut json, &mut ends);
+    /// assert_eq!(reader.read_integers_into(&mut json, &mut ends, 100, 1 << 20), 1);
+    /// assert!(reader.read_into(&mut json).is_none());
+    /// assert_eq!((&json[..], &ends[..]), (&b"1-203.54"[..], &[1, 4, 7, 8][..]));
+    /// ```
+    pub fn read_integers_into(
+        &mut self,
+        out: &mut Vec<u8>,
+        ends: &mut Vec<usize>,
+        max_items: usize,
+        max_bytes: usize,
+    ) -> usize {
+        let mut after_item = match (self.format, self.state) {
+            (ItemFormat::Json, State::Separator) => true,
+            (ItemFormat::Json, State::Value { .. }) => false,
+            _ => return 0,
+        };
+        if self.failed {
+            return 0;
+        }
+        let buf = self.reader.buffer();
+        // Taken so far: up to `taken` (the `,` or `]` after the last item),
+        // which leaves the line at `line`, and at `column` on it (or, when
+        // a newline was among the bytes taken, after the byte at
+        // `line_start - 1`).
+        let (mut taken, mut line, mut line_start) = (0, self.line, None);
+        let mut count = 0;
+        while count < max_items && out.len() < max_bytes {
+            let (mut at, mut item_line, mut item_line_start) = (taken, line, line_start);
+            let mut skip_space = |at: &mut usize| {
+                while let Some(&b) = buf.get(*at).filter(|b| is_json_space(**b)) {
+                    *at += 1;
+                    if b == b'\n' {
+                        item_line += 1;
+                        item_line_start = Some(*at);
+                    }
+                }
+            };
+            skip_space(&mut at);
+            if after_item {
+                if buf.get(at) != Some(&b',') {
+                    break;
+                }
+                at += 1;
+                skip_space(&mut at);
+            }
+            let start = at;
+            if buf.get(at) == Some(&b'-') {
+                at += 1;
+            }
+            match buf.get(at) {
+                Some(b'0') => at += 1,
+                Some(b'1'..=b'9') => {
+                    at += 1 + buf[at + 1..].iter().take_while(|b| b.is_ascii_digit()).count();
+                }
+                _ => break,
+            }
+            let end = at;
+            skip_space(&mut at);
+            if !matches!(buf.get(at), Some(b',' | b']')) {
+                break;
+            }
+            out.extend_from_slice(&buf[start..end]);
+            ends.push(out.len());
+            (taken, line, line_start) = (at, item_line, item_line_start);
+            after_item = true;
+            count += 1;
+        }
+        if count > 0 {
+            self.column = match line_start {
+                Some(line_start) => taken - line_start + 1,
+                None => self.column + taken,
+            };
+            self.line = line;
+            self.state = State::Separator;
+            self.reader.consume(taken);
+        }
+        count
+    }
+}
+
 impl<R: BufRead> Iterator for ItemReader<R> {
     type Item = Result<Box<RawValue>, ItemError>;
 
@@ -398,6 +507,117 @@ mod tests {
             assert_eq!(items, ["1"], "{text:?}");
             assert_eq!(error.as_deref(), Some(&*expected), "{text:?}");
         }
+    }
+
+    /// What a batch reader that takes integers in runs reads (as the command
+    /// line's does: a run, else one item), through a buffer of `capacity`.
+    fn read_in_runs(text: &str, capacity: usize) -> (Vec<String>, Option<String>) {
+        let reader = std::io::BufReader::with_capacity(capacity, text.as_bytes());
+        let mut reader = ItemReader::new(reader, ItemFormat::Json);
+        let (mut json, mut ends) = (Vec::new(), Vec::new());
+        let mut error = None;
+        loop {
+            if reader.read_integers_into(&mut json, &mut ends, 3, usize::MAX) > 0 {
+                continue;
+            }
+            match reader.read_into(&mut json) {
+                Some(Ok(())) => ends.push(json.len()),
+                Some(Err(e)) => {
+                    error = Some(e.to_string());
+                    break;
+                }
+                None => break,
+            }
+        }
+        let mut start = 0;
+        let items = ends
+            .iter()
+            .map(|&end| String::from_utf8(json[std::mem::replace(&mut start, end)..end].to_vec()).unwrap())
+            .collect();
+        (items, error)
+    }
+
+    /// The items the iterator yields, and its error.
+    fn read_one_by_one(text: &str) -> (Vec<String>, Option<String>) {
+        let mut items = Vec::new();
+        for item in ItemReader::new(text.as_bytes(), ItemFormat::Json) {
+            match item {
+                Ok(value) => items.push(value.get().to_string()),
+                Err(e) => return (items, Some(e.to_string())),
+            }
+        }
+        (items, None)
+    }
+
+    #[test]
+    fn integers_in_runs_are_the_items_and_errors_read_one_by_one() {
+        let mut texts: Vec<String> = [
+            "[1, 2 ,3]",
+            " [ -0,0,-12 ,\n 7\n,8 ]\n",
+            "[1, 01]",
+            "[1, -]",
+            "[1, -x]",
+            "[1,2 3]",
+            "[1,\n {x}]",
+            "[1, 1.5, 2, \"a\", 3e2, 4, [5], 6]",
+            "[]",
+            "[1]",
+            "[1, 2",
+            "[1, 2,]",
+            "[1] x",
+            "  [\n1,\n\n2\t,\r\n3]",
+            "[12345678901234567890123, -5, 10]",
+            "[1,2,3,4,5,6,7,8,9,10,11,12]",
+            "[1,\n2,\n3,\n4,\n5,\n6,\n7,\n8,\n9,\n 0,\n x]",
+            "[7 , 8 ,\n\n  9 , tru]",
+        ]
+        .map(String::from)
+        .to_vec();
+        // And items of every kind, one after another, with white space
+        // (newlines too) around them, ending well or at a mistake.
+        let kinds = ["0", "-3", "42", "1.5", "\"s\"", "[1]", "null", "-0", "9e1"];
+        let spaces = ["", " ", "\n", " \n\t", "\r\n "];
+        for seed in 0..60usize {
+            let mut text = String::from("[");
+            for i in 0..(seed % 13) {
+                let space = |k: usize| spaces[(seed * 7 + i * 3 + k) % spaces.len()];
+                text += &format!(
+                    "{}{}{}{}",
+                    if i > 0 { "," } else { "" },
+                    space(0),
+                    kinds[(seed + i * 5) % kinds.len()],
+                    space(1)
+                );
+            }
+            text += ["]", "]", ", 01]", ",]", " 1 2]", ""][seed % 6];
+            texts.push(text);
+        }
+        for text in &texts {
+            let expected = read_one_by_one(text);
+            for capacity in [1, 2, 3, 5, 8, 13, 64, 1 << 16] {
+                assert_eq!(read_in_runs(text, capacity), expected, "{text:?} through a buffer of {capacity}");
+            }
+        }
+    }
+
+    #[test]
+    fn integers_in_runs_stop_at_their_limits_and_take_nothing_of_json_lines() {
+        let text = "[1, 2, 3, 4, 5]";
+        let mut reader = ItemReader::new(std::io::BufReader::new(text.as_bytes()), ItemFormat::Json);
+        let (mut json, mut ends) = (Vec::new(), Vec::new());
+        assert_eq!(reader.read_integers_into(&mut json, &mut ends, 9, 9), 0, "nothing before the array's `[`");
+        assert_eq!(reader.read_into(&mut json), Some(Ok(())));
+        ends.push(json.len());
+        assert_eq!(reader.read_integers_into(&mut json, &mut ends, 2, 9), 2, "two items at most");
+        assert_eq!(reader.read_integers_into(&mut json, &mut ends, 9, 4), 1, "until 4 bytes are held");
+        assert_eq!((json.as_slice(), ends.as_slice()), (&b"1234"[..], &[1, 2, 3, 4][..]));
+        assert_eq!(reader.read_integers_into(&mut json, &mut ends, 9, 9), 1);
+        assert_eq!(reader.read_integers_into(&mut json, &mut ends, 9, 9), 0, "the array's end");
+        assert!(reader.read_into(&mut json).is_none());
+
+        let mut lines = ItemReader::new(std::io::BufReader::new(&b"1\n2\n"[..]), ItemFormat::Jsonl);
+        assert_eq!(lines.read_integers_into(&mut json, &mut ends, 9, 99), 0);
+        assert_eq!(lines.next().map(|item| item.unwrap().get().to_string()), Some("1".into()));
     }
 
     #[test]
