@@ -267,10 +267,13 @@ impl Iterator for Items {
     /// in hand together, and never waits for more. (For a starmap, no
     /// bound: an item that is not an array would end them sooner.)
     fn size_hint(&self) -> (usize, Option<usize>) {
+        let in_batch = self.batch.len() - self.next_in_batch;
         match (self.ended, self.starmap) {
             (true, _) => (0, Some(0)),
             (false, true) => (0, None),
-            (false, false) => (self.batch.len() - self.next_in_batch, None),
+            // The input ended within the look-ahead: these are all.
+            (false, false) if self.batches.is_none() => (in_batch, Some(in_batch)),
+            (false, false) => (in_batch, None),
         }
     }
 }

@@ -37,11 +37,17 @@ pub(super) fn run(args: RunArgs) -> Result<(), CliError> {
     // their start) while this thread reads the input's look-ahead: up to
     // 100,000 items, some milliseconds that the workers would otherwise
     // spend waiting. A bad input is still the error when both are bad.
-    let building = std::thread::Builder::new()
+    // The pool comes back through a channel, not the thread's join: the
+    // run goes on as soon as the build has returned, without waiting for
+    // its thread to end (a wake-up on the way to the first item).
+    let (sent, building) = std::sync::mpsc::sync_channel(1);
+    std::thread::Builder::new()
         .name("rpool-build".into())
-        .spawn(move || builder.build())
+        .spawn(move || {
+            let _ = sent.send(builder.build());
+        })
         .map_err(|e| CliError::Environment(format!("cannot start a thread: {e}")))?;
-    let built = |building: std::thread::JoinHandle<_>| building.join().expect("building a pool does not panic");
+    let built = |building: std::sync::mpsc::Receiver<_>| building.recv().expect("building a pool does not panic");
     let input = match Input::open(path, format, mode == Mode::Starmap) {
         Ok(input) => input,
         Err(e) => {

@@ -7,7 +7,9 @@
 //! `imap`, whose items need not be `Send`), or on a thread of their own (the
 //! raw-JSON streams), so that an input that waits for its items — a pipe, a
 //! `tail -f` — never holds up a result that is already in, and each item is
-//! submitted as soon as it arrives.
+//! submitted as soon as it arrives. (A raw-JSON stream of a few items, all in
+//! hand, is fed here too: nothing can wait, and a thread's start is a good
+//! part of a short run.)
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};

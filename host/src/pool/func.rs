@@ -15,6 +15,11 @@ use super::imap::{Imap, ImapUnordered, JsonItems, JsonStream, RawStream};
 use crate::dispatch::chunk::{Args, Chunker, EncodeItem, default_chunksize};
 use crate::dispatch::sinks::Collect;
 use crate::dispatch::slot::WINDOW;
+
+/// A raw-JSON job with at most this many items, all in hand, is fed from
+/// the consumer's thread rather than a thread of its own (see
+/// `Func::json_stream`).
+const IN_HAND_HERE: usize = 4096;
 use crate::error::{MapError, SubmitError, TaskError};
 use crate::module::ModuleMode;
 
@@ -174,7 +179,9 @@ impl<'p> Func<'p> {
     /// iterator must be `Send`): an input that waits for its items — a
     /// pipe, a socket, `tail -f` — never holds up a result already in, and
     /// each item is submitted as soon as it arrives (with a chunksize above
-    /// 1, as soon as its chunk is full or the input ends).
+    /// 1, as soon as its chunk is full or the input ends). An iterator whose
+    /// `size_hint` says it holds all its items, at most 4096 of them (an
+    /// array, a `Vec`), is fed without that thread: its items never wait.
     ///
     /// ```
     /// # rpool_wasm::run_worker_if_requested();
@@ -229,8 +236,15 @@ impl<'p> Func<'p> {
         ordered: bool,
     ) -> Result<JsonStream<I::IntoIter>, SubmitError> {
         let (func, chunksize, window) = self.lazy_job()?;
-        let feed =
-            Feed::threaded(Arc::clone(&self.pool.state), JsonItems(items.into_iter()), func, args, chunksize, window);
+        let items = JsonItems(items.into_iter());
+        let state = Arc::clone(&self.pool.state);
+        // A few items all in hand are submitted at once from here (pulling
+        // them never waits): a thread to feed them would only add its start
+        // to a short run's time.
+        let feed = match items.size_hint() {
+            (n, Some(m)) if n == m && n <= IN_HAND_HERE => Feed::here(state, items, func, args, chunksize, window),
+            _ => Feed::threaded(state, items, func, args, chunksize, window),
+        };
         Ok(JsonStream::new(RawStream::new(feed, ordered)))
     }
 
