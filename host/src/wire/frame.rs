@@ -129,15 +129,19 @@ impl<R: Read> FrameReader<R> {
     }
 }
 
-/// Writes a frame whose body is `body`.
+/// Writes a frame whose body is `body`, in one write: on a pipe, the reader
+/// then wakes once for it (the start and shutdown frames go straight to a
+/// worker's stdin, and a worker waits for its start frame).
 pub fn write_frame(w: &mut impl Write, tag: u8, body: &[u8]) -> io::Result<()> {
     let len = u32::try_from(body.len() + 1)
         .ok()
         .filter(|&l| l as usize <= MAX_FRAME)
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, FrameError::Length(body.len() + 1)))?;
-    w.write_all(&len.to_le_bytes())?;
-    w.write_all(&[tag])?;
-    w.write_all(body)
+    let mut frame = Vec::with_capacity(5 + body.len());
+    frame.extend_from_slice(&len.to_le_bytes());
+    frame.push(tag);
+    frame.extend_from_slice(body);
+    w.write_all(&frame)
 }
 
 #[cfg(test)]
