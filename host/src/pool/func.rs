@@ -15,13 +15,13 @@ use super::imap::{Imap, ImapUnordered, JsonItems, JsonStream, RawStream};
 use crate::dispatch::chunk::{Args, Chunker, EncodeItem, default_chunksize};
 use crate::dispatch::sinks::Collect;
 use crate::dispatch::slot::WINDOW;
+use crate::error::{MapError, SubmitError, TaskError};
+use crate::module::ModuleMode;
 
 /// A raw-JSON job with at most this many items, all in hand, is fed from
 /// the consumer's thread rather than a thread of its own (see
 /// `Func::json_stream`).
 const IN_HAND_HERE: usize = 4096;
-use crate::error::{MapError, SubmitError, TaskError};
-use crate::module::ModuleMode;
 
 /// One task export of a [`Pool`], with per-call settings; made by [`Pool::func`].
 ///
