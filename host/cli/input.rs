@@ -348,6 +348,27 @@ mod tests {
     }
 
     #[test]
+    fn integers_in_runs_and_other_items_fill_batches_alike() {
+        let text = "[1, \"a\", 2, 3, [4], {\"b\": 5}, 6.5, 7,\n 8, null, 9]";
+        let expected = ["1", "\"a\"", "2", "3", "[4]", "{\"b\": 5}", "6.5", "7", "8", "null", "9"];
+        // Through buffers that cut items too, in batches of several sizes.
+        for (capacity, per_batch) in [(1 << 16, 3), (1 << 16, 100), (5, 2), (7, 100)] {
+            let source: Box<dyn Read + Send> = Box::new(text.as_bytes());
+            let mut input: Reader = ItemReader::new(BufReader::with_capacity(capacity, source), ItemFormat::Json);
+            let mut items = Vec::new();
+            loop {
+                let mut batch = ItemBatch::default();
+                let more = batch.fill(&mut input, "in.json", (per_batch, 1 << 20), None).unwrap();
+                items.extend((0..batch.len()).map(|i| String::from_utf8(batch.get(i).to_vec()).unwrap()));
+                if !more {
+                    break;
+                }
+            }
+            assert_eq!(items, expected, "a buffer of {capacity}, batches of {per_batch}");
+        }
+    }
+
+    #[test]
     fn a_bad_item_is_an_error_naming_the_input_and_the_place() {
         let mut batch = ItemBatch::default();
         let error = batch.fill(&mut reader("[1, 2,\n tru]"), "in.json", (10, 1 << 20), None).unwrap_err();
