@@ -301,6 +301,28 @@ impl<I: Iterator<Item: EncodeItem>> Feed<I> {
 }
 
 impl<I: Iterator<Item: EncodeItem + Send> + Send + 'static> Feed<I> {
+    /// A feed for items that may have to be waited for: pulled on a thread
+    /// of its own ([`threaded`](Feed::threaded)), unless the iterator says
+    /// it holds all its items (its `size_hint` exact) and they fit the small
+    /// items' window: then they are all submitted from here at once
+    /// ([`here`](Feed::here)), since nothing can wait, and the thread's
+    /// start would be a good part of a short run.
+    pub fn for_input(
+        state: Arc<PoolState>,
+        items: I,
+        func: Arc<str>,
+        args: Args,
+        chunksize: usize,
+        window: usize,
+    ) -> Self {
+        match items.size_hint() {
+            (n, Some(m)) if n == m && n <= SMALL_ITEMS_WINDOW => {
+                Feed::here(state, items, func, args, chunksize, window)
+            }
+            _ => Feed::threaded(state, items, func, args, chunksize, window),
+        }
+    }
+
     /// A feed whose items are pulled on a thread of its own: it submits each
     /// chunk as soon as its items are in (a chunk that the input keeps
     /// waiting on goes as it is once the next item would wait… see

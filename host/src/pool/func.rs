@@ -18,11 +18,6 @@ use crate::dispatch::slot::WINDOW;
 use crate::error::{MapError, SubmitError, TaskError};
 use crate::module::ModuleMode;
 
-/// A raw-JSON job with at most this many items, all in hand, is fed from
-/// the consumer's thread rather than a thread of its own (see
-/// `Func::json_stream`).
-const IN_HAND_HERE: usize = 4096;
-
 /// One task export of a [`Pool`], with per-call settings; made by [`Pool::func`].
 ///
 /// ```no_run
@@ -236,15 +231,8 @@ impl<'p> Func<'p> {
         ordered: bool,
     ) -> Result<JsonStream<I::IntoIter>, SubmitError> {
         let (func, chunksize, window) = self.lazy_job()?;
-        let items = JsonItems(items.into_iter());
-        let state = Arc::clone(&self.pool.state);
-        // A few items all in hand are submitted at once from here (pulling
-        // them never waits): a thread to feed them would only add its start
-        // to a short run's time.
-        let feed = match items.size_hint() {
-            (n, Some(m)) if n == m && n <= IN_HAND_HERE => Feed::here(state, items, func, args, chunksize, window),
-            _ => Feed::threaded(state, items, func, args, chunksize, window),
-        };
+        let feed =
+            Feed::for_input(Arc::clone(&self.pool.state), JsonItems(items.into_iter()), func, args, chunksize, window);
         Ok(JsonStream::new(RawStream::new(feed, ordered)))
     }
 
