@@ -34,6 +34,21 @@ fn malformed_inputs_json_names_line_and_column() {
 }
 
 #[test]
+fn a_mistake_after_many_integers_names_its_line_and_column() {
+    // Integers are read in runs, many to a pass over the read buffer, across
+    // many refills of it: the place of what follows them is still exact.
+    let mut inputs = String::from("[");
+    for i in 0..150_000 {
+        inputs += &format!("{i},{}", if i % 3 == 0 { "\n" } else { " " });
+    }
+    // The last line: `149998, 149999,   01]`; serde_json stops at the `1`.
+    inputs += "  01]";
+    let out = run_map(guests::SQUARE, &inputs);
+    out.failure(2);
+    out.one_line_error("-: invalid JSON at line 50001 column 20: invalid number");
+}
+
+#[test]
 fn inputs_that_are_not_an_array() {
     let out = run_map(guests::SQUARE, "{\"a\": 1}");
     out.failure(2);
